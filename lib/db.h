@@ -1,0 +1,61 @@
+/* PostgreSQL access (the only file that sees libpq is db.c): a fixed pool of
+ * connections, parameterised statements prepared once per connection, and
+ * results behind an opaque db_rows so PGresult never leaks out. */
+#ifndef SC_DB_H
+#define SC_DB_H
+
+#include <jansson.h>
+#include "error.h"
+
+typedef struct db_conn db_conn;
+typedef struct db_rows db_rows;
+
+/* Opens `size` connections to url. Fails with SC_EUNAVAIL when none can be made. */
+sc_code db_pool_init(const char *url, int size);
+void db_pool_shutdown(void);
+
+/* Borrows a connection, waiting while all are in use; a broken connection is
+ * reset first. Returns NULL (and logs) when the database is unreachable.
+ * The caller must db_release() it, with no transaction left open. */
+db_conn *db_acquire(void);
+void db_release(db_conn *c);
+
+/* Runs sql with text parameters ($1..$n; a NULL entry is SQL NULL). sql must
+ * be a string literal or otherwise live for the whole process: it is prepared
+ * once per connection and cached by address. When out is non-NULL it receives
+ * the rows (caller frees with db_rows_free), also on zero rows.
+ * Errors: SC_ECONFLICT unique violation, SC_EFOREIGN foreign key, SC_EINVAL
+ * check/format violation, SC_EUNAVAIL connection lost or serialisation
+ * failure (transient), SC_ETIMEOUT statement timeout, SC_EINTERNAL else. */
+sc_code db_exec(db_conn *c, db_rows **out, const char *sql, int nparams,
+                const char *const *params);
+
+/* Like db_exec for SQL built at run time: not prepared, not cached. */
+sc_code db_exec_dynamic(db_conn *c, db_rows **out, const char *sql, int nparams,
+                        const char *const *params);
+
+/* Runs sql that yields one row with one json/jsonb column and parses it.
+ * SC_ENOTFOUND when there is no row or the value is NULL. *out is owned by the caller. */
+sc_code db_query_json(db_conn *c, json_t **out, const char *sql, int nparams,
+                      const char *const *params);
+
+/* Several ;-separated statements without parameters (migrations). */
+sc_code db_exec_script(db_conn *c, const char *sql);
+
+sc_code db_begin(db_conn *c);
+sc_code db_commit(db_conn *c);
+void db_rollback(db_conn *c);
+
+int db_nrows(const db_rows *r);
+/* Text value of (row, col); NULL for SQL NULL. Lives as long as r. */
+const char *db_value(const db_rows *r, int row, int col);
+void db_rows_free(db_rows *r);
+
+/* Message and constraint name of the last failed statement on c ("" when none). */
+const char *db_error_message(const db_conn *c);
+const char *db_error_constraint(const db_conn *c);
+
+/* SC_OK when a connection answers `SELECT 1`. */
+sc_code db_ping(void);
+
+#endif

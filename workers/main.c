@@ -1,0 +1,9 @@
+/* smartcart-worker ROLE: runs one worker role as a Kafka consumer-group member. */
+#include <stdio.h>
+#include "config.h"
+
+int main(void)
+{
+    char err[256];
+    return config_load(err, sizeof(err)) == SC_OK ? 0 : 1;
+}
