@@ -7,7 +7,9 @@
 #   make format | format-check clang-format with the repo's .clang-format
 
 MODE ?= release
-BUILD := build/$(MODE)
+BUILD ?= build/$(MODE)
+# make test's build folder; helpers working side by side give each their own.
+TEST_BUILD ?= build/asan
 PKGS := libmicrohttpd rdkafka hiredis vips libjwt jansson libsodium libcurl libpq libqrencode
 
 CC ?= cc
@@ -71,16 +73,16 @@ deps:
 	@infra/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory MODE=release build
-	@infra/run.sh
+	@$(MAKE) --no-print-directory MODE=release BUILD=build/release build
+	@BUILD=build/release infra/run.sh
 
 test: deps
-	@$(MAKE) --no-print-directory MODE=asan build tests
-	@tests/run.sh
+	@$(MAKE) --no-print-directory MODE=asan BUILD=$(TEST_BUILD) build tests
+	@BUILD=$(TEST_BUILD) tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory MODE=release build
-	@tests/bench/run.sh
+	@$(MAKE) --no-print-directory MODE=release BUILD=build/release build
+	@BUILD=build/release tests/bench/run.sh
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h')
 format:

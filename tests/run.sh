@@ -8,7 +8,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 export BUILD=${BUILD:-build/asan}
-export STATE="$root/.state/test"
+export STACK_PROFILE=${STACK_PROFILE:-test}
+export STATE="$root/.state/$STACK_PROFILE"
 results="$STATE/results"
 mkdir -p "$STATE"
 rm -rf "$results"
@@ -53,8 +54,8 @@ run_cmocka() {
     fi
 }
 
-echo "== local stack (test profile)"
-infra/stack.sh up test "$BUILD/smartcart-kafka-mock" || { echo "0 passed, 1 failed"; exit 1; }
+echo "== local stack ($STACK_PROFILE profile)"
+infra/stack.sh up "$STACK_PROFILE" "$BUILD/smartcart-kafka-mock" || { echo "0 passed, 1 failed"; exit 1; }
 set -a
 . "$STATE/env"
 set +a
@@ -62,7 +63,7 @@ export HTTP_PORT=$((STACK_PG_PORT + 48)) # 25480 by default: beside the stack, a
 export KAFKA_SESSION_TIMEOUT_MS=6000
 export LOG_LEVEL=${LOG_LEVEL:-info}
 # A clean database per run: tests must not depend on what an earlier run left.
-psql "$DATABASE_URL" -q -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
+PGOPTIONS='-c client_min_messages=warning' psql "$DATABASE_URL" -q -v ON_ERROR_STOP=1 -c 'DROP SCHEMA public CASCADE; CREATE SCHEMA public;' >/dev/null
 redis-cli -p "$STACK_REDIS_PORT" flushall >/dev/null
 "$BUILD/smartcart" migrate || { echo "0 passed, 1 failed"; exit 1; }
 
