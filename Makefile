@@ -13,7 +13,7 @@ TEST_BUILD ?= build/asan
 PKGS := libmicrohttpd rdkafka hiredis vips libjwt jansson libsodium libcurl libpq libqrencode
 
 CC ?= cc
-CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers \
 	-I. -Ilib -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 ifeq ($(MODE),asan)
 CFLAGS_MODE := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -3,16 +3,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "users.h"
+#include "jwt_token.h"
 
 static const char usage[] =
     "usage: smartcart COMMAND\n"
     "\n"
     "Commands:\n"
     "  migrate [DIR]        apply pending SQL migrations (default DIR: db/migrations)\n"
+    "  create-admin EMAIL   make EMAIL an administrator: promote the existing account, or\n"
+    "                       create it with the password from SMARTCART_ADMIN_PASSWORD or\n"
+    "                       the first line of standard input\n"
+    "  seed --demo          add the demo store (categories, ~50 products); repeatable\n"
+    "  seed --products N    add a synthetic catalog of N products in N/100 categories\n"
     "  config-doc           print the settings table in the Markdown of docs/configuration.md\n"
     "  --help               this text";
 
@@ -24,6 +32,112 @@ static int cmd_migrate(int argc, char **argv)
         return 1;
     }
     sc_code rc = migrate_apply(c, dir);
+    db_release(c);
+    return rc == SC_OK ? 0 : 1;
+}
+
+/* The new administrator's password: SMARTCART_ADMIN_PASSWORD, else the
+ * first line of standard input (so it never shows in ps or shell history).
+ * Caller frees; NULL when there is none. */
+static char *admin_password(void)
+{
+    const char *env = getenv("SMARTCART_ADMIN_PASSWORD");
+    if (env && *env) {
+        return strdup(env);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r')) {
+        line[--n] = '\0';
+    }
+    if (n <= 0) {
+        free(line);
+        return NULL;
+    }
+    return line;
+}
+
+/* Creates EMAIL as an administrator, or promotes the account that has it. */
+static int create_admin(db_conn *c, const char *email)
+{
+    struct user_credentials u;
+    json_t *created = NULL;
+    char hash[CRYPTO_PWHASH_LEN];
+    char *password = NULL;
+    sc_code rc = users_find_by_email(c, email, &u);
+    if (rc == SC_ENOTFOUND) {
+        password = admin_password();
+        size_t len = password ? users_text_chars(password) : 0;
+        if (len < (size_t)cfg.password_min_length || len > (size_t)cfg.password_max_length) {
+            fprintf(stderr,
+                    "smartcart: the password must have %lld to %lld characters (set "
+                    "SMARTCART_ADMIN_PASSWORD or pass it on standard input)\n",
+                    cfg.password_min_length, cfg.password_max_length);
+            free(password);
+            return 2;
+        }
+        rc = crypto_password_hash(password, hash);
+        free(password);
+        if (rc == SC_OK) {
+            rc = users_create(c, email, "", hash, TOKEN_ROLE_ADMIN, &created);
+        }
+        if (rc == SC_OK) {
+            printf("created administrator %s (%s)\n", email,
+                   json_string_value(json_object_get(created, "id")));
+            json_decref(created);
+            return 0;
+        }
+        /* Registered between our look-up and insert: promote it below. */
+        if (rc == SC_ECONFLICT) {
+            rc = users_find_by_email(c, email, &u);
+        }
+    }
+    if (rc == SC_OK) {
+        rc = users_set_role(c, u.id, TOKEN_ROLE_ADMIN);
+    }
+    if (rc != SC_OK) {
+        fprintf(stderr, "smartcart: create-admin failed: %s\n", sc_strerror(rc));
+        return 1;
+    }
+    printf("promoted %s (%s) to administrator; password unchanged\n", email, u.id);
+    return 0;
+}
+
+static int cmd_create_admin(int argc, char **argv)
+{
+    if (argc != 3 || !users_email_valid(argv[2])) {
+        fprintf(stderr, "usage: smartcart create-admin EMAIL (a valid email address)\n");
+        return 2;
+    }
+    db_conn *c = db_acquire();
+    if (!c) {
+        return 1;
+    }
+    int status = create_admin(c, argv[2]);
+    db_release(c);
+    return status;
+}
+
+static int cmd_seed(int argc, char **argv)
+{
+    char *end = NULL;
+    long n = argc == 4 ? strtol(argv[3], &end, 10) : 0;
+    int demo = argc == 3 && !strcmp(argv[2], "--demo");
+    int synthetic =
+        argc == 4 && !strcmp(argv[2], "--products") && *end == '\0' && n > 0 && n <= 10000000;
+    if (!demo && !synthetic) {
+        fprintf(stderr, "usage: smartcart seed --demo | seed --products N (1..10000000)\n");
+        return 2;
+    }
+    db_conn *c = db_acquire();
+    if (!c) {
+        return 1;
+    }
+    sc_code rc = demo ? catalog_seed_demo(c) : catalog_seed_synthetic(c, n);
+    if (rc != SC_OK) {
+        fprintf(stderr, "smartcart: seed failed: %s %s\n", sc_strerror(rc), db_error_message(c));
+    }
     db_release(c);
     return rc == SC_OK ? 0 : 1;
 }
@@ -55,6 +169,10 @@ int main(int argc, char **argv)
     int status;
     if (!strcmp(argv[1], "migrate")) {
         status = cmd_migrate(argc, argv);
+    } else if (!strcmp(argv[1], "seed")) {
+        status = cmd_seed(argc, argv);
+    } else if (!strcmp(argv[1], "create-admin")) {
+        status = cmd_create_admin(argc, argv);
     } else {
         fprintf(stderr, "smartcart: unknown command '%s'\n%s\n", argv[1], usage);
         status = 2;

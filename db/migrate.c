@@ -3,11 +3,11 @@
 #include "migrate.h"
 
 #include <dirent.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "log.h"
 
 /* Any constant works; it only has to be the same in every migrator. */
@@ -47,13 +47,6 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static void sha256_hex(const char *text, char hex[65])
-{
-    unsigned char digest[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(digest, (const unsigned char *)text, strlen(text));
-    sodium_bin2hex(hex, 65, digest, sizeof(digest));
-}
-
 /* Applies one file unless recorded; SC_ECONFLICT when recorded with another checksum. */
 static sc_code apply_one(db_conn *c, const char *dir, const char *name)
 {
@@ -65,7 +58,7 @@ static sc_code apply_one(db_conn *c, const char *dir, const char *name)
         return SC_EINTERNAL;
     }
     char hex[65];
-    sha256_hex(sql, hex);
+    crypto_sha256_hex(sql, strlen(sql), hex);
 
     db_rows *rows = NULL;
     const char *p[] = {name};

@@ -1,12 +1,17 @@
 /* The HTTP interface route handlers program against. http.c adapts
  * libmicrohttpd to it (MHD types never leave http.c); router.c matches paths.
  * A handler fills `res` and returns; the core sends it, logs the access line
- * and records metrics. */
+ * and records metrics. Before a handler runs the core has already answered
+ * 404/405 (unknown path or method), 413 (body over the route's limit) and
+ * 408 (body slower than HTTP_REQUEST_TIMEOUT_S). */
 #ifndef SC_HTTP_H
 #define SC_HTTP_H
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include "error.h"
 
 #define HTTP_MAX_PATH_PARAMS 4
 
@@ -32,8 +37,8 @@ struct http_header_line {
 
 struct http_response {
     int status;
-    json_t *json;             /* body as JSON (owned); or: */
-    char *body;               /* raw body (owned, malloc'd) with content_type */
+    json_t *json; /* body as JSON (owned); or: */
+    char *body;   /* raw body (owned, malloc'd) with content_type */
     size_t body_len;
     const char *content_type; /* static string */
     int n_headers;
@@ -44,13 +49,32 @@ typedef void (*http_handler)(struct http_request *req, struct http_response *res
 
 /* Route flags. */
 #define ROUTE_FORM_BODY 0x1 /* body is application/x-www-form-urlencoded */
+/* multipart/form-data: the file part streams into a spool file (never held in
+ * memory) while its size and SHA-256 are tracked; text fields stay in memory.
+ * max_file names the cfg field that caps the file part; the body may exceed
+ * it by the multipart framing (HTTP_MULTIPART_SLACK). */
+#define ROUTE_MULTIPART 0x2
+#define HTTP_MULTIPART_SLACK 65536
 
 struct route {
     const char *method;
     const char *pattern; /* "/products/{product_id}/images"; {name} matches one segment */
     http_handler handler;
-    size_t max_body;     /* 0: HTTP_MAX_JSON_BYTES */
+    size_t max_body; /* bytes; 0: HTTP_MAX_JSON_BYTES */
     unsigned flags;
+    const long long *max_file; /* ROUTE_MULTIPART: &cfg.<cap> of the file part */
+};
+
+#define HTTP_UPLOAD_HEAD 256 /* FILETYPE_SNIFF_BYTES */
+
+/* The file part of a multipart request, as the core spooled it. */
+struct http_upload {
+    FILE *file;               /* rewound to the start; owned and closed by the core */
+    size_t size;              /* bytes of the file part */
+    const char *filename;     /* as the client sent it: untrusted, maybe "" */
+    unsigned char head[HTTP_UPLOAD_HEAD]; /* the first bytes, for type detection */
+    size_t head_len;
+    char sha256[65];          /* lower-case hex of the whole part */
 };
 
 /* Value of a query parameter (URL-decoded), header (case-insensitive) or
@@ -63,15 +87,39 @@ const char *http_param(struct http_request *req, const char *name);
 void http_reply_json(struct http_response *res, int status, json_t *json);
 void http_reply_raw(struct http_response *res, int status, const char *content_type, char *body,
                     size_t len);
-/* {"detail": "<detail>"} */
+/* {"detail": "<detail>"}. Each reply_* replaces what an earlier one set. */
 void http_reply_error(struct http_response *res, int status, const char *detail);
-/* 422 {"detail": [{"loc": ["body", field], "msg": msg, "type": type}]} for one field. */
+/* 422 {"detail": [{"loc": [loc0, field], "msg": msg, "type": type}]} for one
+ * field; loc is [loc0] alone when field is NULL. */
 void http_reply_field_error(struct http_response *res, const char *loc0, const char *field,
                             const char *msg, const char *type);
-/* Adds a response header (value copied). */
+/* Adds a response header: name must be a literal (kept by address), value is
+ * copied. Headers beyond the eighth are dropped with an error log. */
 void http_add_header(struct http_response *res, const char *name, const char *value);
 
-/* Parses the body as a JSON object. On failure replies 422 and returns NULL. */
+/* Parses the body as a JSON object; returns a new reference (caller
+ * decrefs). On failure replies 422 the way FastAPI does (type "missing",
+ * "json_invalid" or "model_attributes_type" at loc ["body"]) and returns NULL. */
 json_t *http_json_body(struct http_request *req, struct http_response *res);
+
+/* Value of a field of an application/x-www-form-urlencoded body (first
+ * occurrence, URL-decoded) or a text field of a multipart body; NULL when
+ * absent, when the route lacks ROUTE_FORM_BODY / ROUTE_MULTIPART or the
+ * request's Content-Type does not match. Valid until the handler returns. */
+const char *http_form_value(struct http_request *req, const char *name);
+
+/* The file part named field of a ROUTE_MULTIPART request; NULL when the
+ * request had none. Valid until the handler returns. Text fields of the same
+ * request are read with http_form_value. */
+const struct http_upload *http_upload_file(struct http_request *req, const char *field);
+
+/* Server lifecycle (main.c). */
+struct route_table;
+/* Listens on HTTP_BIND:HTTP_PORT and serves tables with the pool, limits and
+ * timeouts of the configuration. SC_EUNAVAIL when it cannot listen. */
+sc_code http_start(const struct route_table *tables, size_t ntables);
+/* Stops accepting, lets in-flight requests finish for up to grace_ms, then
+ * closes every connection and the pool threads. */
+void http_stop(long long grace_ms);
 
 #endif

@@ -65,7 +65,7 @@ void log_json(enum log_level level, const char *msg, json_t *fields)
         json_object_update_missing(line, fields);
         json_decref(fields);
     }
-    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *text = json_dumps(line, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
     json_decref(line);
     if (!text) {
         return;

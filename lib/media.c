@@ -1,0 +1,137 @@
+/* Media object keys, original names and the Redis status cache (see media.h). */
+#include "media.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "redis.h"
+#include "uuid.h"
+
+#define STATUS_KEY_LEN 64
+
+void media_staging_key(const char *media_id, char out[MEDIA_KEY_LEN])
+{
+    snprintf(out, MEDIA_KEY_LEN, "staging/%s", media_id);
+}
+
+sc_code media_base_key(const char *purpose, const char *tenant, const char *owner,
+                       const char *media_id, char out[MEDIA_KEY_LEN])
+{
+    out[0] = '\0';
+    if (!uuid_valid(tenant) || !uuid_valid(owner) || !uuid_valid(media_id) || !purpose) {
+        return SC_EINVAL;
+    }
+    if (!strcmp(purpose, "media")) {
+        snprintf(out, MEDIA_KEY_LEN, "media/%s/%s/%s", tenant, owner, media_id);
+    } else if (!strcmp(purpose, "avatar")) {
+        snprintf(out, MEDIA_KEY_LEN, "media/%s/customers/%s/profile/%s", tenant, owner, media_id);
+    } else {
+        return SC_EINVAL;
+    }
+    /* Ids may arrive in upper case; keys are lower case only. */
+    for (char *p = out; *p; p++) {
+        if (*p >= 'A' && *p <= 'F') {
+            *p = (char)(*p - 'A' + 'a');
+        }
+    }
+    return SC_OK;
+}
+
+void media_object_key(const char *base, const char *variant, const char *ext,
+                      char out[MEDIA_KEY_LEN])
+{
+    if (variant) {
+        snprintf(out, MEDIA_KEY_LEN, "%s_%s.%s", base, variant, ext);
+    } else {
+        snprintf(out, MEDIA_KEY_LEN, "%s.%s", base, ext);
+    }
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), 0 when it is not one. */
+static size_t utf8_seq(const unsigned char *s)
+{
+    size_t n;
+    unsigned int cp;
+    if (s[0] < 0x80) {
+        return 1;
+    } else if ((s[0] & 0xE0) == 0xC0) {
+        n = 2, cp = s[0] & 0x1F;
+    } else if ((s[0] & 0xF0) == 0xE0) {
+        n = 3, cp = s[0] & 0x0F;
+    } else if ((s[0] & 0xF8) == 0xF0) {
+        n = 4, cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    static const unsigned int min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0; /* overlong, out of range or a surrogate */
+    }
+    /* C1 controls (U+0080..U+009F) are control characters too. */
+    return cp >= 0x80 && cp <= 0x9F ? 0 : n;
+}
+
+void media_clean_name(const char *name, char out[MEDIA_NAME_LEN])
+{
+    const char *base = name ? name : "";
+    for (const char *p = base; *p; p++) {
+        if (*p == '/' || *p == '\\') {
+            base = p + 1;
+        }
+    }
+    size_t len = 0, chars = 0;
+    const unsigned char *p = (const unsigned char *)base;
+    while (*p && chars < MEDIA_NAME_MAX_CHARS) {
+        size_t n = utf8_seq(p);
+        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7F))) {
+            p++; /* skipped: a control character or a byte that is not UTF-8 */
+            continue;
+        }
+        memcpy(out + len, p, n);
+        len += n;
+        chars++;
+        p += n;
+    }
+    out[len] = '\0';
+    if (!strcmp(out, "") || !strcmp(out, ".") || !strcmp(out, "..")) {
+        snprintf(out, MEDIA_NAME_LEN, "upload");
+    }
+}
+
+static void status_key(const char *media_id, char out[STATUS_KEY_LEN])
+{
+    snprintf(out, STATUS_KEY_LEN, "media:status:%s", media_id);
+}
+
+sc_code media_status_publish(const char *media_id, const char *status_json)
+{
+    char key[STATUS_KEY_LEN];
+    status_key(media_id, key);
+    size_t len = strlen(status_json);
+    sc_code rc = redis_set(key, status_json, len, (int)cfg.media_status_ttl_s);
+    if (rc == SC_OK) {
+        rc = redis_publish(MEDIA_STATUS_CHANNEL, status_json, len, NULL);
+    }
+    return rc;
+}
+
+sc_code media_status_cached(const char *media_id, char **json)
+{
+    char key[STATUS_KEY_LEN];
+    status_key(media_id, key);
+    return redis_get(key, json, NULL);
+}
+
+sc_code media_status_forget(const char *media_id)
+{
+    char key[STATUS_KEY_LEN];
+    status_key(media_id, key);
+    return redis_del(key);
+}

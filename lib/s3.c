@@ -1,0 +1,527 @@
+/* libcurl adapter for S3 / R2. Every request is signed by our own sigv4.c
+ * (one signer for headers and presigned URLs, and none of curl 7.88's
+ * CURLOPT_AWS_SIGV4 quirks). Easy handles are pooled: a handle keeps its
+ * keep-alive connections between requests, so a busy process reuses TCP
+ * (and TLS) sessions instead of paying a handshake per PUT. */
+#include "s3.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "log.h"
+#include "sigv4.h"
+
+/* Enough of an error answer to find its <Code>; the rest is dropped. */
+#define ERROR_BODY_MAX 4096
+/* Bodies of successful calls other than s3_get (copy results) are small XML. */
+#define SMALL_BODY_MAX 65536
+
+static struct {
+    pthread_mutex_t lock;
+    CURL **idle; /* handles not in use, each with its own warm connections */
+    size_t nidle, cap;
+    char *origin;    /* scheme://host[:port] */
+    char *host;      /* host[:port], the signed Host header */
+    char *base_path; /* [endpoint path]/bucket */
+    struct sigv4_key key;
+} s3 = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* One request and what came back. */
+struct call {
+    const char *method;
+    const char *key; /* NULL: the bucket itself, when bucket is set */
+    int bucket;
+    const char *copy_source; /* x-amz-copy-source value, already encoded */
+    const char *content_type;
+    int upload; /* sends a body: from file when set, else data/left */
+    FILE *file;
+    const char *data;
+    size_t left;
+    const char *data_start; /* where the body starts, to rewind for a resend */
+    off_t file_start;
+    size_t total;
+    int short_file;
+    size_t max_len; /* largest successful answer body accepted; 0: SMALL_BODY_MAX */
+    int too_big;
+    CURL *curl;
+    long status;
+    curl_off_t content_length; /* of the answer; -1 when unknown */
+    char *body;
+    size_t len, cap;
+};
+
+sc_code s3_init(void)
+{
+    const char *ep = cfg.s3_endpoint;
+    if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8)) {
+        log_error("S3_ENDPOINT must be an http:// or https:// URL");
+        return SC_EINVAL;
+    }
+    const char *host = strstr(ep, "://") + 3;
+    size_t host_len = strcspn(host, "/");
+    size_t path_len = strlen(host + host_len);
+    while (path_len > 0 && host[host_len + path_len - 1] == '/') {
+        path_len--;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        return SC_EINTERNAL;
+    }
+    s3.origin = strndup(ep, (size_t)(host - ep) + host_len);
+    s3.host = strndup(host, host_len);
+    if (asprintf(&s3.base_path, "%.*s/%s", (int)path_len, host + host_len, cfg.s3_bucket) < 0) {
+        s3.base_path = NULL;
+    }
+    s3.key =
+        (struct sigv4_key){cfg.s3_access_key_id, cfg.s3_secret_access_key, cfg.s3_region, "s3"};
+    if (!s3.origin || !s3.host || !s3.base_path) {
+        s3_shutdown();
+        return SC_ENOMEM;
+    }
+    return SC_OK;
+}
+
+void s3_shutdown(void)
+{
+    for (size_t i = 0; i < s3.nidle; i++) {
+        curl_easy_cleanup(s3.idle[i]);
+    }
+    free(s3.idle);
+    free(s3.origin);
+    free(s3.host);
+    free(s3.base_path);
+    s3.idle = NULL;
+    s3.nidle = s3.cap = 0;
+    s3.origin = s3.host = s3.base_path = NULL;
+    curl_global_cleanup();
+}
+
+static CURL *acquire(void)
+{
+    CURL *h = NULL;
+    pthread_mutex_lock(&s3.lock);
+    if (s3.nidle > 0) {
+        h = s3.idle[--s3.nidle];
+    }
+    pthread_mutex_unlock(&s3.lock);
+    return h ? h : curl_easy_init();
+}
+
+/* Returns h to the pool; its connection cache survives curl_easy_reset. */
+static void release(CURL *h)
+{
+    curl_easy_reset(h);
+    pthread_mutex_lock(&s3.lock);
+    if (s3.nidle == s3.cap) {
+        size_t cap = s3.cap ? 2 * s3.cap : 16;
+        CURL **grown = realloc(s3.idle, cap * sizeof(*grown));
+        if (!grown) {
+            pthread_mutex_unlock(&s3.lock);
+            curl_easy_cleanup(h);
+            return;
+        }
+        s3.idle = grown;
+        s3.cap = cap;
+    }
+    s3.idle[s3.nidle++] = h;
+    pthread_mutex_unlock(&s3.lock);
+}
+
+static size_t on_read(char *dst, size_t size, size_t n, void *arg)
+{
+    struct call *c = arg;
+    size_t want = size * n < c->left ? size * n : c->left;
+    if (want == 0) {
+        return 0;
+    }
+    if (c->file) {
+        size_t got = fread(dst, 1, want, c->file);
+        if (got == 0) {
+            c->short_file = 1;
+            return CURL_READFUNC_ABORT;
+        }
+        want = got;
+    } else {
+        memcpy(dst, c->data, want);
+        c->data += want;
+    }
+    c->left -= want;
+    return want;
+}
+
+/* curl rewinds when it must resend the body, e.g. when a kept-alive
+ * connection turned out closed by the server just as it was reused. */
+static int on_seek(void *arg, curl_off_t offset, int origin)
+{
+    struct call *c = arg;
+    if (origin != SEEK_SET || offset < 0 || (size_t)offset > c->total) {
+        return CURL_SEEKFUNC_CANTSEEK;
+    }
+    if (c->file) {
+        if (c->file_start < 0) {
+            return CURL_SEEKFUNC_CANTSEEK;
+        }
+        if (fseeko(c->file, c->file_start + (off_t)offset, SEEK_SET) != 0) {
+            return CURL_SEEKFUNC_FAIL;
+        }
+    } else {
+        c->data = c->data_start + offset;
+    }
+    c->left = c->total - (size_t)offset;
+    return CURL_SEEKFUNC_OK;
+}
+
+static size_t on_write(char *src, size_t size, size_t n, void *arg)
+{
+    struct call *c = arg;
+    size_t add = size * n;
+    long status = 0;
+    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    int success = status >= 200 && status < 300;
+    size_t limit = !success ? ERROR_BODY_MAX : c->max_len ? c->max_len : SMALL_BODY_MAX;
+    if (c->len + add > limit) {
+        if (success) {
+            c->too_big = 1;
+            return 0; /* aborts the transfer */
+        }
+        add = limit - c->len;
+    }
+    if (c->len + add + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + add + 1) {
+            cap *= 2;
+        }
+        char *grown = realloc(c->body, cap);
+        if (!grown) {
+            return 0;
+        }
+        c->body = grown;
+        c->cap = cap;
+    }
+    memcpy(c->body + c->len, src, add);
+    c->len += add;
+    c->body[c->len] = '\0';
+    return size * n;
+}
+
+/* Extracts <Code>...</Code> from an S3 error document into out. */
+static void error_code(const char *body, char *out, size_t outlen)
+{
+    const char *start = body ? strstr(body, "<Code>") : NULL;
+    const char *end = start ? strstr(start, "</Code>") : NULL;
+    if (!end) {
+        snprintf(out, outlen, "-");
+        return;
+    }
+    start += strlen("<Code>");
+    snprintf(out, outlen, "%.*s", (int)(end - start), start);
+}
+
+static sc_code code_of(const struct call *c, CURLcode cc, const char *errbuf)
+{
+    sc_code rc;
+    if (c->too_big) {
+        return SC_ETOOBIG;
+    }
+    if (c->short_file) {
+        log_error("s3 upload: file ended before the announced length");
+        return SC_EINVAL;
+    }
+    if (cc != CURLE_OK) {
+        rc = cc == CURLE_OPERATION_TIMEDOUT ? SC_ETIMEOUT
+             : cc == CURLE_OUT_OF_MEMORY    ? SC_ENOMEM
+                                            : SC_EUNAVAIL;
+        log_json(LOG_WARN, "s3 request failed",
+                 json_pack("{s:s, s:s, s:s}", "op", c->method, "key", c->key ? c->key : "", "error",
+                           errbuf[0] ? errbuf : curl_easy_strerror(cc)));
+        return rc;
+    }
+    /* A copy can fail after its 200 has been sent: S3 then puts an <Error> in the body. */
+    int success = c->status >= 200 && c->status < 300;
+    int error_in_body = success && c->body && strstr(c->body, "<Error>");
+    if (success && !error_in_body) {
+        return SC_OK;
+    }
+    if (c->status == 404) {
+        return SC_ENOTFOUND;
+    }
+    char code[64];
+    error_code(c->body, code, sizeof(code));
+    int transient = c->status >= 500 || c->status == 429 || c->status == 408 || error_in_body;
+    rc = c->status == 408 ? SC_ETIMEOUT : transient ? SC_EUNAVAIL : SC_EINTERNAL;
+    log_json(transient ? LOG_WARN : LOG_ERROR, "s3 request rejected",
+             json_pack("{s:s, s:s, s:i, s:s}", "op", c->method, "key", c->key ? c->key : "",
+                       "status", (int)c->status, "code", code));
+    return rc;
+}
+
+/* An empty value makes "Name:", which tells curl not to send that header. */
+static struct curl_slist *add_header(struct curl_slist *list, const char *name, const char *value,
+                                     int *failed)
+{
+    char *line = NULL;
+    struct curl_slist *grown = NULL;
+    if (asprintf(&line, "%s:%s%s", name, value[0] ? " " : "", value) >= 0) {
+        grown = curl_slist_append(list, line);
+        free(line);
+    }
+    if (!grown) {
+        *failed = 1;
+        return list;
+    }
+    return grown;
+}
+
+/* Signs and runs c; on return c->status and c->body describe the answer.
+ * The caller frees c->body. */
+static sc_code perform(struct call *c)
+{
+    char *enc_key = NULL, *url = NULL, *canonical_uri = NULL, *auth = NULL;
+    struct curl_slist *headers = NULL;
+    char errbuf[CURL_ERROR_SIZE] = "";
+    sc_code rc = SC_EINVAL;
+    if (!c->bucket && (!c->key || !c->key[0] || strlen(c->key) > 1024)) {
+        goto out;
+    }
+    rc = SC_ENOMEM;
+    if (c->key && sigv4_uri_encode(c->key, strlen(c->key), 1, &enc_key) != SC_OK) {
+        goto out;
+    }
+    if (asprintf(&canonical_uri, "%s%s%s", s3.base_path, enc_key ? "/" : "",
+                 enc_key ? enc_key : "") < 0) {
+        canonical_uri = NULL;
+        goto out;
+    }
+    if (asprintf(&url, "%s%s", s3.origin, canonical_uri) < 0) {
+        url = NULL;
+        goto out;
+    }
+
+    char date[SIGV4_DATE_LEN];
+    sigv4_amz_date(time(NULL), date);
+    struct sigv4_header signed_headers[5];
+    size_t n = 0;
+    signed_headers[n++] = (struct sigv4_header){"host", s3.host};
+    signed_headers[n++] = (struct sigv4_header){"x-amz-content-sha256", "UNSIGNED-PAYLOAD"};
+    signed_headers[n++] = (struct sigv4_header){"x-amz-date", date};
+    if (c->content_type) {
+        signed_headers[n++] = (struct sigv4_header){"content-type", c->content_type};
+    }
+    if (c->copy_source) {
+        signed_headers[n++] = (struct sigv4_header){"x-amz-copy-source", c->copy_source};
+    }
+    const struct sigv4_request req = {c->method, canonical_uri,      "",  signed_headers,
+                                      n,         "UNSIGNED-PAYLOAD", date};
+    if ((rc = sigv4_authorization(&s3.key, &req, &auth)) != SC_OK) {
+        goto out;
+    }
+    int failed = 0;
+    for (size_t i = 0; i < n; i++) {
+        headers = add_header(headers, signed_headers[i].name, signed_headers[i].value, &failed);
+    }
+    headers = add_header(headers, "Authorization", auth, &failed);
+    if (c->upload && !c->file) {
+        /* The bytes are in memory already: waiting a round trip for
+         * "100 Continue" would only slow the PUT down. */
+        headers = add_header(headers, "Expect", "", &failed);
+    }
+    rc = SC_ENOMEM;
+    if (failed || !(c->curl = acquire())) {
+        goto out;
+    }
+
+    CURL *h = c->curl;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* keys with "." or ".." segments stay as signed */
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg.s3_timeout_ms);
+    if (c->file) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)(cfg.s3_timeout_ms + 999) / 1000);
+    } else {
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)cfg.s3_timeout_ms);
+    }
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+    if (c->upload) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+        curl_easy_setopt(h, CURLOPT_READDATA, c);
+        curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
+        curl_easy_setopt(h, CURLOPT_SEEKDATA, c);
+        c->data_start = c->data;
+        c->total = c->left;
+        c->file_start = c->file ? ftello(c->file) : 0; /* -1 for a pipe: no resend */
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->left);
+    } else if (!strcmp(c->method, "HEAD")) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(c->method, "GET")) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+    }
+    CURLcode cc = curl_easy_perform(h);
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
+    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &c->content_length);
+    rc = code_of(c, cc, errbuf);
+out:
+    free(enc_key);
+    free(url);
+    free(canonical_uri);
+    free(auth);
+    curl_slist_free_all(headers);
+    return rc;
+}
+
+/* Runs c and hands its handle back; the caller still owns c->body. */
+static sc_code run(struct call *c)
+{
+    sc_code rc = perform(c);
+    if (c->curl) {
+        release(c->curl);
+        c->curl = NULL;
+    }
+    return rc;
+}
+
+static sc_code run_and_discard(struct call *c)
+{
+    sc_code rc = run(c);
+    free(c->body);
+    return rc;
+}
+
+sc_code s3_ping(void)
+{
+    struct call c = {.method = "HEAD", .bucket = 1};
+    return run_and_discard(&c);
+}
+
+sc_code s3_put(const char *key, const void *data, size_t len, const char *content_type)
+{
+    struct call c = {.method = "PUT",
+                     .key = key,
+                     .content_type = content_type,
+                     .upload = 1,
+                     .data = data,
+                     .left = len};
+    return run_and_discard(&c);
+}
+
+sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_type)
+{
+    struct call c = {.method = "PUT",
+                     .key = key,
+                     .content_type = content_type,
+                     .upload = 1,
+                     .file = f,
+                     .left = len};
+    return run_and_discard(&c);
+}
+
+sc_code s3_get(const char *key, size_t max_len, char **data, size_t *len)
+{
+    struct call c = {.method = "GET", .key = key, .max_len = max_len};
+    *data = NULL;
+    *len = 0;
+    if (max_len == 0) {
+        return SC_EINVAL;
+    }
+    sc_code rc = run(&c);
+    if (rc == SC_OK && !c.body) {
+        c.body = calloc(1, 1); /* an empty object is still a valid string */
+        rc = c.body ? SC_OK : SC_ENOMEM;
+    }
+    if (rc != SC_OK) {
+        free(c.body);
+        return rc;
+    }
+    *data = c.body;
+    *len = c.len;
+    return SC_OK;
+}
+
+sc_code s3_head(const char *key, size_t *len)
+{
+    struct call c = {.method = "HEAD", .key = key};
+    sc_code rc = run_and_discard(&c);
+    if (rc == SC_OK && len) {
+        *len = c.content_length > 0 ? (size_t)c.content_length : 0;
+    }
+    return rc;
+}
+
+sc_code s3_delete(const char *key)
+{
+    struct call c = {.method = "DELETE", .key = key};
+    sc_code rc = run_and_discard(&c);
+    return rc == SC_ENOTFOUND ? SC_OK : rc;
+}
+
+sc_code s3_copy(const char *src_key, const char *dst_key)
+{
+    if (!src_key || !src_key[0]) {
+        return SC_EINVAL;
+    }
+    char *enc_src = NULL, *source = NULL;
+    sc_code rc = sigv4_uri_encode(src_key, strlen(src_key), 1, &enc_src);
+    if (rc != SC_OK) {
+        return rc;
+    }
+    /* base_path is "[endpoint path]/bucket"; the copy source is "/bucket/key". */
+    if (asprintf(&source, "/%s/%s", cfg.s3_bucket, enc_src) < 0) {
+        free(enc_src);
+        return SC_ENOMEM;
+    }
+    struct call c = {.method = "PUT", .key = dst_key, .copy_source = source, .upload = 1};
+    rc = run_and_discard(&c);
+    free(enc_src);
+    free(source);
+    return rc;
+}
+
+char *s3_public_url(const char *key)
+{
+    char *enc = NULL, *url = NULL;
+    if (!key || sigv4_uri_encode(key, strlen(key), 1, &enc) != SC_OK) {
+        return NULL;
+    }
+    if (asprintf(&url, "%s%s", cfg.public_url, enc) < 0) {
+        url = NULL;
+    }
+    free(enc);
+    return url;
+}
+
+char *s3_presign_get(const char *key, int expires_s)
+{
+    char *enc = NULL, *canonical_uri = NULL, *query = NULL, *url = NULL;
+    if (!key || !key[0] || expires_s < 1 || expires_s > 604800) {
+        return NULL;
+    }
+    if (sigv4_uri_encode(key, strlen(key), 1, &enc) != SC_OK) {
+        return NULL;
+    }
+    char date[SIGV4_DATE_LEN];
+    sigv4_amz_date(time(NULL), date);
+    if (asprintf(&canonical_uri, "%s/%s", s3.base_path, enc) < 0) {
+        canonical_uri = NULL;
+        goto out;
+    }
+    if (sigv4_presign_query(&s3.key, "GET", s3.host, canonical_uri, date, expires_s, &query) !=
+        SC_OK) {
+        goto out;
+    }
+    if (asprintf(&url, "%s%s?%s", s3.origin, canonical_uri, query) < 0) {
+        url = NULL;
+    }
+out:
+    free(enc);
+    free(canonical_uri);
+    free(query);
+    return url;
+}

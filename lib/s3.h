@@ -1,0 +1,60 @@
+/* S3 / Cloudflare R2 access through libcurl with SigV4 (the only file that
+ * sees CURL is s3.c; signatures come from sigv4.c). Path-style URLs
+ * (endpoint/bucket/key). Every call is thread-safe and reuses pooled
+ * keep-alive connections.
+ *
+ * Errors of every call: SC_EINVAL bad argument (empty key), SC_ENOTFOUND
+ * the object does not exist (404), SC_EUNAVAIL connection failed, 5xx or 429
+ * (transient), SC_ETIMEOUT no answer within S3_TIMEOUT_MS (transient),
+ * SC_EINTERNAL any other 4xx (bad credentials, ...; the S3 error code is
+ * logged), SC_ENOMEM. */
+#ifndef SC_S3_H
+#define SC_S3_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "error.h"
+
+/* Reads endpoint, region, bucket, keys and timeout from cfg. Call once,
+ * before any other thread uses S3 (libcurl's global start-up is not
+ * thread-safe). SC_EINVAL when S3_ENDPOINT is not an http(s) URL. */
+sc_code s3_init(void);
+void s3_shutdown(void);
+
+/* SC_OK when the bucket answers HEAD with 200. */
+sc_code s3_ping(void);
+
+/* Stores len bytes of data under key (content_type may be NULL). */
+sc_code s3_put(const char *key, const void *data, size_t len, const char *content_type);
+
+/* Stores the next len bytes read from f under key, streaming (for videos and
+ * other large files: nothing is held in memory). Instead of a whole-request
+ * limit, the upload fails with SC_ETIMEOUT when it stalls for S3_TIMEOUT_MS. */
+sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_type);
+
+/* Reads the object at key into *data (NUL-terminated for convenience, *len
+ * bytes without it). SC_ETOOBIG when it is larger than max_len (> 0). *data
+ * is owned by the caller (free); NULL on error. */
+sc_code s3_get(const char *key, size_t max_len, char **data, size_t *len);
+
+/* Size of the object at key in *len (len may be NULL to test existence). */
+sc_code s3_head(const char *key, size_t *len);
+
+/* Removes the object at key; an absent object is not an error (idempotent). */
+sc_code s3_delete(const char *key);
+
+/* Server-side copy of src_key to dst_key in the bucket (no bytes travel
+ * through us). SC_ENOTFOUND when src_key does not exist. A move is a copy
+ * then s3_delete of the source. */
+sc_code s3_copy(const char *src_key, const char *dst_key);
+
+/* CLOUDFLARE_R2_PUBLIC_URL + key (key percent-encoded, '/' kept). NULL only
+ * when out of memory. Owned by the caller (free). */
+char *s3_public_url(const char *key);
+
+/* A URL that lets anyone GET key without credentials for expires_s seconds
+ * (1..604800), signed with our keys (query-string SigV4). NULL on a bad
+ * argument or out of memory. Owned by the caller (free). */
+char *s3_presign_get(const char *key, int expires_s);
+
+#endif
