@@ -100,6 +100,12 @@ up_s3() {
         wait_for s3rver 100 curl -sf "http://127.0.0.1:$s3_port/"
         log "s3 server on 127.0.0.1:$s3_port"
     fi
+    # s3rver removes a folder the moment a DELETE empties it, and a PUT racing
+    # into that folder then fails with 500; a resident object keeps staging/
+    # alive (R2 has no folders, so production needs nothing of the kind).
+    curl -sf -o /dev/null --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER -X PUT \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --data-binary "" \
+        "http://127.0.0.1:$s3_port/smartcart/staging/.keep"
 }
 
 write_env() {
