@@ -36,7 +36,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 IT_SRC := $(wildcard tests/integration/it_*.c)
 IT_BINS := $(IT_SRC:tests/integration/%.c=$(BUILD)/tests/%)
 
-.PHONY: all build tests run test bench format format-check deps clean
+.PHONY: all build tests benchbins run test bench format format-check deps clean
 all build: $(BINS)
 tests: $(UNIT_BINS) $(IT_BINS)
 
@@ -62,6 +62,13 @@ $(BUILD)/smartcart-kafka-mock: $(BUILD)/infra/kafka_mock.o
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS_MODE) $^ $(LDLIBS) -o $@
 
+BENCH_BINS := $(BUILD)/bench/image_bench
+benchbins: $(BENCH_BINS)
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS_MODE) $^ $(LDLIBS) -o $@
+
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(CORE_LIB)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS_MODE) $^ $(LDLIBS) -lcmocka -o $@
@@ -81,7 +88,7 @@ test: deps
 	@BUILD=$(TEST_BUILD) tests/run.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory MODE=release BUILD=build/release build
+	@$(MAKE) --no-print-directory MODE=release BUILD=build/release build benchbins
 	@BUILD=build/release tests/bench/run.sh
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h')

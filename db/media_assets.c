@@ -53,10 +53,9 @@ sc_code media_insert(db_conn *c, const struct media_new *m, char **out, char **s
         " RETURNING media_json(m, $13)::text, media_status_json(m, $13)::text";
     char size[24];
     snprintf(size, sizeof(size), "%lld", m->size_bytes);
-    const char *params[] = {m->id,          m->tenant_id,     m->owner_id, m->kind,
-                            m->purpose,     m->subject_id,    m->original_name,
-                            m->content_type, size,            m->sha256,   m->staging_key,
-                            m->object_key,  cfg.public_url};
+    const char *params[] = {m->id,          m->tenant_id,     m->owner_id,     m->kind, m->purpose,
+                            m->subject_id,  m->original_name, m->content_type, size,    m->sha256,
+                            m->staging_key, m->object_key,    cfg.public_url};
     db_rows *rows = NULL;
     *out = *status = NULL;
     sc_code rc = db_exec(c, &rows, sql, 13, params);
@@ -87,8 +86,7 @@ sc_code media_get(db_conn *c, const struct media_viewer *v, const char *id, char
 {
     static const char sql[] =
         "SELECT media_json(m, $5)::text FROM media_assets m WHERE m.id = $1::uuid AND " VISIBLE;
-    const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f",
-                            cfg.public_url};
+    const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f", cfg.public_url};
     return query_text(c, sql, 5, params, 0, out);
 }
 
@@ -96,8 +94,7 @@ sc_code media_status(db_conn *c, const struct media_viewer *v, const char *id, c
 {
     static const char sql[] = "SELECT media_status_json(m, $5)::text FROM media_assets m"
                               " WHERE m.id = $1::uuid AND " VISIBLE;
-    const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f",
-                            cfg.public_url};
+    const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f", cfg.public_url};
     return query_text(c, sql, 5, params, 0, out);
 }
 
@@ -107,9 +104,10 @@ sc_code media_list(db_conn *c, const struct media_viewer *v, const char *kind, c
     static const char sql[] =
         "SELECT coalesce(json_agg(media_json(p, $5) ORDER BY p.created_at DESC, p.id DESC),"
         " '[]')::text FROM (SELECT m.* FROM media_assets m"
-        " WHERE ($1::text IS NULL OR m.kind = $1) AND " VISIBLE " ORDER BY m.created_at DESC, m.id DESC OFFSET $6 LIMIT $7) p";
-    const char *params[] = {kind, v->tenant_id, v->user_id, v->is_admin ? "t" : "f",
-                            cfg.public_url, skip, limit};
+        " WHERE ($1::text IS NULL OR m.kind = $1) AND " VISIBLE
+        " ORDER BY m.created_at DESC, m.id DESC OFFSET $6 LIMIT $7) p";
+    const char *params[] = {kind,           v->tenant_id, v->user_id, v->is_admin ? "t" : "f",
+                            cfg.public_url, skip,         limit};
     return query_text(c, sql, 7, params, 0, out);
 }
 
@@ -213,8 +211,8 @@ sc_code media_set_avatar(db_conn *tx, const char *customer, const char *media, j
     const char *params[] = {customer, media};
     char *text = NULL;
     *old_keys = NULL;
-    sc_code rc = query_text(tx, "SELECT media_set_avatar($1::uuid, $2::uuid)::text", 2, params, 0,
-                            &text);
+    sc_code rc =
+        query_text(tx, "SELECT media_set_avatar($1::uuid, $2::uuid)::text", 2, params, 0, &text);
     if (rc == SC_OK && !(*old_keys = json_loads(text, 0, NULL))) {
         rc = SC_EINTERNAL;
     }

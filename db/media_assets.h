@@ -44,7 +44,8 @@ sc_code media_list(db_conn *c, const struct media_viewer *v, const char *kind, c
 /* Inside the open transaction tx: locks the asset (waiting for a worker that
  * holds it) and gives the JSON array of its object keys in *keys (the
  * caller's). Delete the objects, then media_remove, then commit. */
-sc_code media_lock_visible(db_conn *tx, const struct media_viewer *v, const char *id, json_t **keys);
+sc_code media_lock_visible(db_conn *tx, const struct media_viewer *v, const char *id,
+                           json_t **keys);
 
 /* The customer id of user_id's profile in tenant. SC_ENOTFOUND when none. */
 sc_code media_customer_of_user(db_conn *c, const char *tenant, const char *user_id,

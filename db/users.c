@@ -86,10 +86,14 @@ size_t users_text_chars(const char *s)
 sc_code users_create(db_conn *c, const char *email, const char *full_name,
                      const char *password_hash, const char *role, json_t **out)
 {
+    /* A customer gets its customer profile (seed 000's avatar) in the same statement. */
     static const char sql[] =
-        "INSERT INTO users (tenant_id, email, full_name, password_hash, role)"
+        "WITH u AS (INSERT INTO users (tenant_id, email, full_name, password_hash, role)"
         " SELECT t.id, $2, $3, $4, $5 FROM tenants t WHERE t.slug = $1"
-        " RETURNING json_build_object('id', id, 'email', email, 'full_name', full_name)";
+        " RETURNING id, tenant_id, email, full_name, role),"
+        " c AS (INSERT INTO customers (tenant_id, user_id)"
+        " SELECT tenant_id, id FROM u WHERE role = 'Customer')"
+        " SELECT json_build_object('id', id, 'email', email, 'full_name', full_name) FROM u";
     const char *params[] = {cfg.default_tenant, email, full_name, password_hash, role};
     sc_code rc = db_query_json(c, out, sql, 5, params);
     if (rc == SC_ENOTFOUND) {

@@ -307,7 +307,7 @@ static enum MHD_Result send_response(struct req_ctx *ctx, struct http_response *
         http_reply_error(res, 500, "Internal Server Error");
     }
     if (res->json) {
-        body = json_dumps(res->json, JSON_COMPACT);
+        body = json_dumps(res->json, JSON_COMPACT | JSON_REAL_PRECISION(15));
         len = body ? strlen(body) : 0;
         type = "application/json";
     } else if (res->body) {

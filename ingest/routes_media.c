@@ -63,10 +63,10 @@ static struct media_viewer viewer_of(const struct auth_identity *id)
 /* Who and what an upload is for. */
 struct upload_target {
     enum filetype_kind kind;
-    const char *purpose;    /* "media" or "avatar" */
-    const char *owner;      /* user id owning the asset */
-    const char *subject;    /* the customer of an avatar, else NULL */
-    int status;             /* of the success answer */
+    const char *purpose; /* "media" or "avatar" */
+    const char *owner;   /* user id owning the asset */
+    const char *subject; /* the customer of an avatar, else NULL */
+    int status;          /* of the success answer */
 };
 
 /* The file part when it is present, non-empty and of the target's kind;

@@ -1,8 +1,8 @@
 /* The libvips adapter (the only file that sees a VipsImage). Untrusted data
  * meets libvips only after filetype_detect and the loader allow-list agreed
  * it is an accepted image and its header passed the pixel and frame limits;
- * loads are sequential and fail on the first decode error, so a corrupt file
- * costs at most one pass over its bytes. */
+ * loads are sequential and stop at the first decoder complaint, so a corrupt
+ * file is refused without being read past its damage. */
 #include "image.h"
 
 #include <pthread.h>
@@ -205,11 +205,12 @@ static size_t webp_drop_metadata(uint8_t *p, size_t len)
     return out;
 }
 
-/* One variant: shrink-on-load thumbnail (auto-rotated; an embedded ICC
- * profile is applied on the way to sRGB), then any other colour space to sRGB
- * (8-bit grey stays grey: it is already sRGB-encoded), then an encode that
- * drops every metadata field. Decode errors surface here, since loading is
- * lazy. */
+/* One variant: shrink-on-load thumbnail (auto-rotated), then to sRGB: through
+ * the embedded ICC profile when there is one (thumbnail's export_profile would
+ * run lcms over untagged images too, tripling the time of a full-size JPEG),
+ * else by colour space (8-bit grey stays grey: it is already sRGB-encoded);
+ * then an encode that drops every metadata field. Decode errors surface here,
+ * since loading is lazy. */
 static void run_job(struct job *job)
 {
     VipsImage *thumb = NULL, *srgb = NULL;
@@ -218,13 +219,16 @@ static void run_job(struct job *job)
     int edge = job->spec->max_edge ? job->spec->max_edge : VIPS_MAX_COORD;
     /* libvips reads the buffer without writing it; its prototype lacks const. */
     if (vips_thumbnail_buffer((void *)job->buf, job->len, &thumb, edge, "height", edge, "size",
-                              VIPS_SIZE_DOWN, "export_profile", "srgb", "option_string", FAIL_ON,
-                              NULL)) {
+                              VIPS_SIZE_DOWN, "option_string", FAIL_ON, NULL)) {
         goto fail;
     }
     VipsInterpretation interp = vips_image_get_interpretation(thumb);
-    if ((interp == VIPS_INTERPRETATION_sRGB || interp == VIPS_INTERPRETATION_B_W) &&
-        vips_image_get_format(thumb) == VIPS_FORMAT_UCHAR) {
+    if (vips_image_get_typeof(thumb, VIPS_META_ICC_NAME)) {
+        if (vips_icc_transform(thumb, &srgb, "srgb", "embedded", TRUE, NULL)) {
+            goto fail;
+        }
+    } else if ((interp == VIPS_INTERPRETATION_sRGB || interp == VIPS_INTERPRETATION_B_W) &&
+               vips_image_get_format(thumb) == VIPS_FORMAT_UCHAR) {
         srgb = thumb;
         g_object_ref(srgb);
     } else if (vips_colourspace(thumb, &srgb, VIPS_INTERPRETATION_sRGB, NULL)) {
@@ -243,8 +247,7 @@ static void run_job(struct job *job)
         job->out->ext = filetype_ext(FILETYPE_WEBP);
         break;
     case SAVE_JPEG:
-        bad = vips_jpegsave_buffer(srgb, &data, &len, "Q", q, "strip", TRUE, "optimize_coding",
-                                   TRUE, NULL);
+        bad = vips_jpegsave_buffer(srgb, &data, &len, "Q", q, "strip", TRUE, NULL);
         job->out->mime = filetype_mime(FILETYPE_JPEG);
         job->out->ext = filetype_ext(FILETYPE_JPEG);
         break;
@@ -444,4 +447,27 @@ sc_code image_specs_from_config(struct variant_spec *out, size_t *n, char *err, 
         (struct variant_spec){.name = IMAGE_FULL_NAME, .quality = q, .format = IMAGE_FORMAT_SAME};
     (*n)++;
     return SC_OK;
+}
+
+sc_code image_png_from_gray(const unsigned char *pixels, int w, int h, void **png, size_t *len)
+{
+    *png = NULL;
+    *len = 0;
+    sc_code rc = image_init();
+    if (rc != SC_OK) {
+        return rc;
+    }
+    VipsImage *im = vips_image_new_from_memory(pixels, (size_t)w * (size_t)h, w, h, 1,
+                                               VIPS_FORMAT_UCHAR);
+    if (!im) {
+        vips_error_clear();
+        return SC_EINVAL;
+    }
+    /* Palette and 1 bit per pixel keep a two-colour picture to a few hundred bytes. */
+    if (vips_pngsave_buffer(im, png, len, "strip", TRUE, "compression", 9, "bitdepth", 1, NULL)) {
+        vips_error_clear();
+        rc = SC_EINTERNAL;
+    }
+    g_object_unref(im);
+    return rc;
 }

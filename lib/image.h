@@ -84,4 +84,9 @@ sc_code image_variants_parse(const char *text, int quality, struct variant_spec 
  * full-size image (IMAGE_FORMAT_SAME). out needs IMAGE_MAX_VARIANTS + 1 slots. */
 sc_code image_specs_from_config(struct variant_spec *out, size_t *n, char *err, size_t errlen);
 
+/* Encodes w x h 8-bit grey pixels (row after row) as a PNG in *png (*len
+ * bytes, malloc'd, the caller frees), for pictures we draw ourselves (QR
+ * codes). Starts libvips on first use. */
+sc_code image_png_from_gray(const unsigned char *pixels, int w, int h, void **png, size_t *len);
+
 #endif

@@ -36,6 +36,7 @@ struct call {
     const char *key; /* NULL: the bucket itself, when bucket is set */
     int bucket;
     const char *copy_source; /* x-amz-copy-source value, already encoded */
+    const char *range;       /* GET only: "first-last" bytes, unsigned header */
     const char *content_type;
     int upload; /* sends a body: from file when set, else data/left */
     FILE *file;
@@ -363,6 +364,8 @@ static sc_code perform(struct call *c)
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(c->method, "GET")) {
         curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, c->method);
+    } else if (c->range) {
+        curl_easy_setopt(h, CURLOPT_RANGE, c->range);
     }
     CURLcode cc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
@@ -423,9 +426,10 @@ sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_ty
     return run_and_discard(&c);
 }
 
-sc_code s3_get(const char *key, size_t max_len, char **data, size_t *len)
+/* A GET of key, or of the bytes range names (NULL: all), up to max_len. */
+static sc_code get(const char *key, const char *range, size_t max_len, char **data, size_t *len)
 {
-    struct call c = {.method = "GET", .key = key, .max_len = max_len};
+    struct call c = {.method = "GET", .key = key, .range = range, .max_len = max_len};
     *data = NULL;
     *len = 0;
     if (max_len == 0) {
@@ -443,6 +447,23 @@ sc_code s3_get(const char *key, size_t max_len, char **data, size_t *len)
     *data = c.body;
     *len = c.len;
     return SC_OK;
+}
+
+sc_code s3_get(const char *key, size_t max_len, char **data, size_t *len)
+{
+    return get(key, NULL, max_len, data, len);
+}
+
+sc_code s3_get_prefix(const char *key, size_t n, char **data, size_t *len)
+{
+    char range[48];
+    if (n == 0) {
+        *data = NULL;
+        *len = 0;
+        return SC_EINVAL;
+    }
+    snprintf(range, sizeof(range), "0-%zu", n - 1);
+    return get(key, range, n, data, len);
 }
 
 sc_code s3_head(const char *key, size_t *len)

@@ -37,6 +37,11 @@ sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_ty
  * is owned by the caller (free); NULL on error. */
 sc_code s3_get(const char *key, size_t max_len, char **data, size_t *len);
 
+/* The first n bytes (n > 0) of the object at key (fewer when it is shorter)
+ * through a ranged GET, into *data as s3_get does (the caller frees). For
+ * sniffing a large object's type without reading it all. */
+sc_code s3_get_prefix(const char *key, size_t n, char **data, size_t *len);
+
 /* Size of the object at key in *len (len may be NULL to test existence). */
 sc_code s3_head(const char *key, size_t *len);
 

@@ -2,6 +2,10 @@
 #include "uuid.h"
 
 #include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "crypto.h"
 
 int uuid_valid(const char *s)
 {
@@ -15,4 +19,13 @@ int uuid_valid(const char *s)
         }
     }
     return s[36] == '\0';
+}
+
+void uuid_from_name(const char *name, char out[37])
+{
+    char h[65];
+    crypto_sha256_hex(name, strlen(name), h);
+    h[12] = '8';                                                  /* version 8 */
+    h[16] = "89ab"[(h[16] - (h[16] > '9' ? 'a' - 10 : '0')) & 3]; /* variant 10 */
+    snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16, h + 20);
 }

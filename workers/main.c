@@ -14,7 +14,7 @@
 #include "log.h"
 #include "workers/runtime.h"
 
-#define ROLES(X) X(selftest)
+#define ROLES(X) X(selftest) X(media)
 
 #define DECLARE_ROLE(name) extern const struct worker_role role_##name;
 ROLES(DECLARE_ROLE)
@@ -26,6 +26,20 @@ static void on_stop_signal(int sig)
 {
     (void)sig;
     worker_stop();
+}
+
+/* The role's own start-up, its consuming loop, its own shutdown. */
+static sc_code run_role(const struct worker_role *role)
+{
+    sc_code rc = role->start ? role->start() : SC_OK;
+    if (rc != SC_OK) {
+        return rc;
+    }
+    rc = worker_run(role);
+    if (role->stop) {
+        role->stop();
+    }
+    return rc;
 }
 
 static const struct worker_role *find_role(const char *name)
@@ -45,11 +59,18 @@ int main(int argc, char **argv)
                      "usage: smartcart-worker ROLE\n"
                      "\n"
                      "Consumes the role's Kafka topic as a member of its consumer group until\n"
-                     "SIGTERM or SIGINT. Roles:");
+                     "SIGTERM or SIGINT. `smartcart-worker --list-roles` prints the roles. Roles:");
     for (size_t i = 0; i < N_ROLES && n > 0 && (size_t)n < sizeof(usage); i++) {
         n += snprintf(usage + n, sizeof(usage) - (size_t)n, " %s", roles[i]->name);
     }
     char err[256];
+    if (argc == 2 && !strcmp(argv[1], "--list-roles")) {
+        /* One name per line, for launchers (infra/run.sh starts one process each). */
+        for (size_t i = 0; i < N_ROLES; i++) {
+            printf("%s\n", roles[i]->name);
+        }
+        return 0;
+    }
     if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
         config_load(err, sizeof(err));
         config_print_help(stdout, usage);
@@ -80,7 +101,7 @@ int main(int argc, char **argv)
     if (rc == SC_OK) {
         rc = kafka_producer_init(); /* for <topic>.dlq */
         if (rc == SC_OK) {
-            rc = worker_run(role);
+            rc = run_role(role);
             kafka_producer_close();
         }
     }

@@ -44,6 +44,10 @@ struct worker_role {
     const char *group;              /* consumer group; also the processed_messages scope */
     work_handler handle;            /* required */
     work_after_commit after_commit; /* optional */
+    /* Optional: open what the role needs besides Postgres and Kafka (S3,
+     * Redis, libvips) before the first message, and close it after the last. */
+    sc_code (*start)(void);
+    void (*stop)(void);
 };
 
 /* Consumes role's topic until worker_stop(); the message in hand is finished

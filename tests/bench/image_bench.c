@@ -1,0 +1,150 @@
+/* Benchmark of image_process: images/s for one JPEG into the configured
+ * variants (IMAGE_VARIANTS + the sanitised full-size image), beside the
+ * libvips ceiling in the same run (the same thumbnails and encodes made one
+ * after another with plain libvips calls, no checks, no stripping), and the
+ * process's peak RSS. Usage: image_bench [file.jpg] [iterations]; without a
+ * file a 4000x3000 (12-megapixel) JPEG is generated in memory first. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <vips/vips.h>
+
+#include "config.h"
+#include "image.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static long peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024;
+}
+
+/* A photo-like 12-megapixel JPEG: a gradient with mild noise. */
+static void *generate(size_t *len)
+{
+    VipsImage *xy = NULL, *x = NULL, *noise = NULL, *sum = NULL, *rgb = NULL;
+    void *buf = NULL;
+    if (vips_xyz(&xy, 4000, 3000, NULL) || vips_extract_band(xy, &x, 0, NULL) ||
+        vips_gaussnoise(&noise, 4000, 3000, "sigma", 12.0, "mean", 0.0, NULL) ||
+        vips_add(x, noise, &sum, NULL)) {
+        return NULL;
+    }
+    VipsImage *bands[3] = {sum, sum, sum};
+    if (!vips_bandjoin(bands, &rgb, 3, NULL)) {
+        VipsImage *u = NULL;
+        if (!vips_cast(rgb, &u, VIPS_FORMAT_UCHAR, NULL)) {
+            vips_image_write_to_buffer(u, ".jpg[Q=85]", &buf, len, NULL);
+            g_object_unref(u);
+        }
+        g_object_unref(rgb);
+    }
+    g_object_unref(sum);
+    g_object_unref(noise);
+    g_object_unref(x);
+    g_object_unref(xy);
+    return buf;
+}
+
+static void *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    void *buf = NULL;
+    if (!f || fseek(f, 0, SEEK_END) || (*len = (size_t)ftell(f)) == 0 || fseek(f, 0, SEEK_SET) ||
+        !(buf = malloc(*len)) || fread(buf, 1, *len, f) != *len) {
+        free(buf);
+        buf = NULL;
+    }
+    if (f) {
+        fclose(f);
+    }
+    return buf;
+}
+
+/* The ceiling: the same outputs with nothing but libvips. */
+static int ceiling_once(void *buf, size_t len, const struct variant_spec *specs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int edge = specs[i].max_edge ? specs[i].max_edge : VIPS_MAX_COORD;
+        VipsImage *t = NULL;
+        void *out = NULL;
+        size_t olen;
+        if (vips_thumbnail_buffer(buf, len, &t, edge, "height", edge, "size", VIPS_SIZE_DOWN,
+                                  NULL)) {
+            return -1;
+        }
+        int bad = specs[i].format == IMAGE_FORMAT_WEBP
+                      ? vips_webpsave_buffer(t, &out, &olen, "Q", specs[i].quality, NULL)
+                      : vips_jpegsave_buffer(t, &out, &olen, "Q", specs[i].quality, NULL);
+        g_object_unref(t);
+        g_free(out);
+        if (bad) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    char err[256];
+    if (config_load(err, sizeof(err)) != SC_OK || image_init() != SC_OK) {
+        fprintf(stderr, "image_bench: %s\n", err);
+        return 1;
+    }
+    size_t len = 0;
+    void *buf = argc > 1 ? slurp(argv[1], &len) : generate(&len);
+    int iterations = argc > 2 ? atoi(argv[2]) : 10;
+    struct variant_spec specs[IMAGE_MAX_VARIANTS + 1];
+    size_t n;
+    struct image_info info;
+    if (!buf || iterations < 1 || image_specs_from_config(specs, &n, err, sizeof(err)) != SC_OK ||
+        image_probe(buf, len, &info, err, sizeof(err)) != SC_OK) {
+        fprintf(stderr, "image_bench: no usable input (%s)\n", err);
+        return 1;
+    }
+    long rss_before = peak_rss_mib();
+    struct image_output outs[IMAGE_MAX_VARIANTS + 1];
+    double t0 = now_s();
+    for (int i = 0; i < iterations; i++) {
+        if (image_process(buf, len, specs, n, outs, err, sizeof(err)) != SC_OK) {
+            fprintf(stderr, "image_bench: %s\n", err);
+            return 1;
+        }
+        image_output_free(outs, n);
+    }
+    double ours = (now_s() - t0) / iterations;
+    long rss_ours = peak_rss_mib();
+    t0 = now_s();
+    for (int i = 0; i < iterations; i++) {
+        if (ceiling_once(buf, len, specs, n)) {
+            fprintf(stderr, "image_bench: libvips: %s\n", vips_error_buffer());
+            return 1;
+        }
+    }
+    double ceiling = (now_s() - t0) / iterations;
+    printf("input: %dx%d %s, %zu bytes; variants: %s + full; %d iterations; VIPS_CONCURRENCY=%d\n",
+           info.width, info.height, filetype_mime(info.type), len, cfg.image_variants, iterations,
+           vips_concurrency_get());
+    printf("%-34s %10s %10s\n", "", "ms/image", "images/s");
+    printf("%-34s %10.1f %10.2f\n", "image_process (concurrent)", ours * 1e3, 1 / ours);
+    printf("%-34s %10.1f %10.2f\n", "libvips ceiling (sequential)", ceiling * 1e3, 1 / ceiling);
+    printf("ratio: %.0f%% of the ceiling\n", 100 * ceiling / ours);
+    printf("peak RSS: %ld MiB before processing, %ld MiB after image_process\n", rss_before,
+           rss_ours);
+    if (argc > 1) {
+        free(buf);
+    } else {
+        g_free(buf);
+    }
+    image_shutdown();
+    return 0;
+}
