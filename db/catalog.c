@@ -3,10 +3,12 @@
  * product_api view, category_json, ...), so prices stay numeric end to end. */
 #include "catalog.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_images.h"
 #include "config.h"
 
 /* Runs sql that yields one row whose first column is JSON text, copied into
@@ -73,14 +75,32 @@ static const char sql_unknown_products[] =
     "SELECT u::text FROM unnest($2::uuid[]) u WHERE NOT EXISTS "
     "(SELECT 1 FROM products p WHERE p.id = u AND p.tenant_id = $1) LIMIT 1";
 
+/* The default tenant's id, looked up once per process: every public read
+ * needs it, and a tenant's id never changes (nothing deletes tenants). */
+static pthread_mutex_t default_tenant_lock = PTHREAD_MUTEX_INITIALIZER;
+static char default_tenant_id[CATALOG_UUID_LEN];
+
 sc_code catalog_tenant(db_conn *c, const char *tenant_id, char out[CATALOG_UUID_LEN])
 {
+    if (!tenant_id) {
+        pthread_mutex_lock(&default_tenant_lock);
+        memcpy(out, default_tenant_id, CATALOG_UUID_LEN);
+        pthread_mutex_unlock(&default_tenant_lock);
+        if (out[0]) {
+            return SC_OK;
+        }
+    }
     const char *p[] = {tenant_id, cfg.default_tenant};
     int found = 0;
     sc_code rc = query_text(c, out, &found,
                             "SELECT id::text FROM tenants WHERE CASE WHEN $1::uuid IS NULL "
                             "THEN slug = $2 ELSE id = $1::uuid END",
                             2, p);
+    if (rc == SC_OK && found && !tenant_id) {
+        pthread_mutex_lock(&default_tenant_lock);
+        memcpy(default_tenant_id, out, CATALOG_UUID_LEN);
+        pthread_mutex_unlock(&default_tenant_lock);
+    }
     return rc == SC_OK && !found ? SC_ENOTFOUND : rc;
 }
 
@@ -164,75 +184,23 @@ out:
     return rc;
 }
 
-/* Without a query: the tenant's products by name. Separate from the search
- * statement so each keeps a plan that fits it (an "$n IS NULL OR" around the
- * trigram condition would keep a generic plan off the index). m is inlined
- * into both uses so the page walks the (tenant_id, name, id) index and stops
- * after limit rows instead of sorting the whole catalog. */
-static const char sql_product_browse[] =
-    "WITH m AS NOT MATERIALIZED (SELECT p.id, p.name FROM products p WHERE p.tenant_id = $1 "
-    "  AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM product_categories pc "
-    "       WHERE pc.product_id = p.id AND pc.category_id = $2::uuid)) "
-    "  AND ($3::numeric IS NULL OR p.price >= $3::numeric) "
-    "  AND ($4::numeric IS NULL OR p.price <= $4::numeric)) "
-    "SELECT json_build_object('total', (SELECT count(*) FROM m), 'products', "
-    "  coalesce((SELECT json_agg(a.json ORDER BY x.name, x.id) FROM "
-    "    (SELECT id, name FROM m ORDER BY name, id OFFSET $5 LIMIT $6) x "
-    "    JOIN product_api a ON a.id = x.id), '[]'))";
-
-/* With a query, in two steps. First the normalised query must occur in
- * search_doc (name and description: diacritics and case ignored, partial
- * words match); only when nothing does, the query may instead resemble a run
- * of words of the name (pg_trgm word similarity: typos). Both conditions are
- * answered by trigram GIN indexes; the fallback keeps the fuzzy net, which is
- * wide and costly to rank, out of searches that already have answers.
- * Relevance: the name containing the query, then how close the name is. The
- * normalised query is MATERIALIZED so it is computed once, not per row. */
-#define SEARCH_HEAD                                                                                \
-    "WITH n AS MATERIALIZED (SELECT q, '%' || replace(replace(replace(q, '\\', '\\\\'), '%', "     \
-    "'\\%'), '_', '\\_') || '%' AS pattern "                                                       \
-    "  FROM (SELECT f_search_norm(regexp_replace(btrim($2), '\\s+', ' ', 'g')) AS q) s), "         \
-    "m AS (SELECT p.id, p.name, (p.name_norm LIKE n.pattern)::integer "                            \
-    "    + word_similarity(n.q, p.name_norm) + similarity(n.q, p.name_norm) AS rank "              \
-    "  FROM products p, n WHERE p.tenant_id = $1 "
-#define SEARCH_TAIL                                                                                \
-    "  AND ($3::uuid IS NULL OR EXISTS (SELECT 1 FROM product_categories pc "                      \
-    "       WHERE pc.product_id = p.id AND pc.category_id = $3::uuid)) "                           \
-    "  AND ($4::numeric IS NULL OR p.price >= $4::numeric) "                                       \
-    "  AND ($5::numeric IS NULL OR p.price <= $5::numeric)) "                                      \
-    "SELECT json_build_object('total', t.total, 'products', "                                      \
-    "  coalesce((SELECT json_agg(a.json ORDER BY x.rank DESC, x.name, x.id) "                      \
-    "    FROM (SELECT id, name, rank FROM m ORDER BY rank DESC, name, id OFFSET $6 LIMIT $7) x "   \
-    "    JOIN product_api a ON a.id = x.id), '[]')), t.total "                                     \
-    "FROM (SELECT count(*) AS total FROM m) t"
-static const char sql_product_search_exact[] =
-    SEARCH_HEAD "AND p.search_doc LIKE n.pattern " SEARCH_TAIL;
-static const char sql_product_search_fuzzy[] = SEARCH_HEAD "AND n.q <% p.name_norm " SEARCH_TAIL;
+/* product_search (migration 0008) picks and counts the ids, from its cache
+ * when it can; only the page's products are rendered, in that order. */
+static const char sql_product_list[] =
+    "SELECT json_build_object('total', s.total, 'products', "
+    "  coalesce((SELECT json_agg(a.json ORDER BY u.n) "
+    "    FROM unnest(s.ids[$6::integer + 1 : $6::integer + $7::integer]) WITH ORDINALITY u(id, n) "
+    "    JOIN product_api a ON a.id = u.id), '[]')) "
+    "FROM product_search($1, $2, $3, $4, $5, $6::integer + $7::integer, $8) s";
 
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out)
 {
-    *out = NULL;
-    if (!f->query) {
-        const char *p[] = {tenant, f->category_id, f->min_price, f->max_price, f->skip, f->limit};
-        return query_json(c, out, NULL, sql_product_browse, 6, p);
-    }
+    char fuzzy[16];
+    snprintf(fuzzy, sizeof(fuzzy), "%.2f", (double)cfg.search_word_similarity / 100);
     const char *p[] = {tenant,       f->query, f->category_id, f->min_price,
-                       f->max_price, f->skip,  f->limit};
-    int found = 0;
-    sc_code rc = query_json(c, out, &found, sql_product_search_exact, 7, p);
-    if (rc != SC_OK || found) {
-        return rc;
-    }
-    free(*out);
-    *out = NULL;
-    /* The <% operator reads its threshold from the session. */
-    char threshold[16];
-    snprintf(threshold, sizeof(threshold), "%.2f", (double)cfg.search_word_similarity / 100);
-    const char *t[] = {threshold};
-    rc =
-        db_exec(c, NULL, "SELECT set_config('pg_trgm.word_similarity_threshold', $1, false)", 1, t);
-    return rc == SC_OK ? query_json(c, out, NULL, sql_product_search_fuzzy, 7, p) : rc;
+                       f->max_price, f->skip,  f->limit,       fuzzy};
+    return query_json(c, out, NULL, sql_product_list, 8, p);
 }
 
 sc_code catalog_product_delete(db_conn *c, const char *tenant, const char *id, json_t **object_keys)
@@ -253,13 +221,12 @@ sc_code catalog_product_delete(db_conn *c, const char *tenant, const char *id, j
     if (rc == SC_OK && !found) {
         rc = SC_ENOTFOUND;
     }
+    /* The images' assets go first, as the media worker locks them first. */
     if (rc == SC_OK) {
-        rc = db_query_json(c, object_keys,
-                           "WITH k AS (SELECT object_key, created_at FROM product_images "
-                           "  WHERE product_id = $1), "
-                           "d AS (DELETE FROM products WHERE id = $1 AND tenant_id = $2) "
-                           "SELECT coalesce(json_agg(object_key ORDER BY created_at), '[]') FROM k",
-                           2, p);
+        rc = catalog_product_images_release(c, id, object_keys);
+    }
+    if (rc == SC_OK) {
+        rc = db_exec(c, NULL, "DELETE FROM products WHERE id = $1 AND tenant_id = $2", 2, p);
     }
     if (rc == SC_OK) {
         rc = db_commit(c);
@@ -668,51 +635,126 @@ static sc_code seed_finish(db_conn *c, sc_code rc)
 sc_code catalog_seed_demo(db_conn *c)
 {
     sc_code rc = seed_begin(c);
-    return seed_finish(c, rc == SC_OK ? db_exec_script(c, sql_seed_demo) : rc);
+    if (rc == SC_OK && (rc = db_exec_script(c, sql_seed_demo)) == SC_OK) {
+        rc = catalog_images_seed_demo(c);
+    }
+    return seed_finish(c, rc);
 }
 
-/* Synthetic names combine Vietnamese grocery words so searches behave as on
- * a real catalog; product g goes to category g mod (n/100). */
+/* The vocabulary of the synthetic catalog: 20 departments of 7 product types
+ * each (type i belongs to department (i - 1) / 7 + 1) and 7 lines, which make
+ * the 20 root and 980 leaf categories; variants, brands, origins, packs and
+ * notes fill names and descriptions. Every type is about equally common, so
+ * a word of a type occurs in under 1 % of the catalog as in a real store.
+ * Three departments have an active promotion, so prices are computed as in a
+ * store that runs some. */
+static const char sql_seed_vocabulary[] =
+    "CREATE TEMP TABLE seed_vocab (kind text PRIMARY KEY, words text[]) ON COMMIT DROP;"
+    "INSERT INTO seed_vocab VALUES"
+    " ('dept', '{Đồ uống,Cà phê và trà,Sữa và chế phẩm,Bánh kẹo,Đồ ăn vặt,\"Mì, bún, phở\","
+    "Gạo và ngũ cốc,Gia vị,Dầu ăn và nước sốt,Thịt,Hải sản,Rau củ,Trái cây,Thực phẩm đông lạnh,"
+    "Đồ hộp,Bia và rượu,Hóa phẩm,Chăm sóc cá nhân,Mẹ và bé,Đồ dùng nhà bếp}'),"
+    " ('type', '{Nước khoáng,Nước ngọt,Nước ép,Trà xanh,Trà sữa,Nước tăng lực,Nước dừa,"
+    "Cà phê hạt,Cà phê phin,Cà phê hòa tan,Cà phê sữa,Trà túi lọc,Trà ô long,Trà thảo mộc,"
+    "Sữa tươi,Sữa chua,Sữa đặc,Sữa đậu nành,Sữa hạt,Phô mai,Bơ lạt,"
+    "Bánh quy,Bánh xốp,Bánh bông lan,Kẹo dẻo,Kẹo cứng,Sô cô la,Bánh mì,"
+    "Snack khoai tây,Snack rong biển,Hạt điều,Đậu phộng,Khô bò,Mứt trái cây,Bắp rang,"
+    "Mì gói,Mì ly,Phở ăn liền,Bún khô,Miến dong,Hủ tiếu,Nui,"
+    "Gạo thơm,Gạo nếp,Gạo lứt,Yến mạch,Ngũ cốc,Bột mì,Đậu xanh,"
+    "Nước mắm,Nước tương,Tương ớt,Hạt nêm,Muối,Đường,Bột ngọt,"
+    "Dầu ăn,Dầu ô liu,Dầu mè,Sốt mayonnaise,Tương cà,Dầu hào,Giấm,"
+    "Thịt heo,Thịt bò,Thịt gà,Sườn non,Ba chỉ,Xúc xích,Chả lụa,"
+    "Cá hồi,Cá basa,Tôm sú,Mực ống,Nghêu,Cua biển,Cá thu,"
+    "Rau muống,Cải ngọt,Xà lách,Cà chua,Khoai tây,Cà rốt,Bí đỏ,"
+    "Chuối,Xoài,Cam sành,Dưa hấu,Thanh long,Bưởi da xanh,Táo,"
+    "Há cảo,Chả giò,Bánh bao,Kem,Viên thả lẩu,Gà rán,Pizza,"
+    "Cá hộp,Thịt hộp,Pate,Ngô ngọt,Trái cây ngâm,Dưa chuột muối,Đậu hộp,"
+    "Bia lon,Bia chai,Rượu vang,Rượu nếp,Rượu mơ,Soju,Nước táo lên men,"
+    "Bột giặt,Nước giặt,Nước xả vải,Nước rửa chén,Nước lau sàn,Nước tẩy,Túi rác,"
+    "Dầu gội,Sữa tắm,Kem đánh răng,Bàn chải,Xà phòng,Sữa rửa mặt,Khăn giấy,"
+    "Sữa bột,Bột ăn dặm,Tã dán,Khăn ướt,Bình sữa,Bánh ăn dặm,Nước muối sinh lý,"
+    "Giấy bạc,Màng bọc thực phẩm,Hộp nhựa,Đũa tre,Chảo chống dính,Nồi inox,Dao}'),"
+    " ('line', '{cao cấp,phổ thông,nhập khẩu,hữu cơ,gia đình,tiết kiệm,đặc sản}'),"
+    " ('variant', '{truyền thống,ít đường,không đường,hương dâu,hương cam,vị cay,hữu cơ,"
+    "cao cấp,nhập khẩu,đặc biệt,gia đình,mini,loại 1,tươi,nguyên chất,ăn kiêng,vị sô cô la,"
+    "vị vani,hương chanh,vị tôm,vị gà,thơm ngon,xuất khẩu,tiết kiệm,sạch,vị dừa,"
+    "hương bạc hà,vị phô mai,hương đào,giảm béo}'),"
+    " ('brand', '{Vinamilk,TH True Milk,Dutch Lady,Kinh Đô,Orion,Acecook,Masan,Trung Nguyên,"
+    "Highlands,Nestlé,Vissan,CP,Ba Huân,Cholimex,Chinsu,Neptune,Tường An,Simply,Meizan,"
+    "Biên Hòa,Vinacafé,Phúc Long,Cozy,La Vie,Aquafina,Sabeco,Heineken,Tiger,Bibica,"
+    "Hữu Nghị,Lay''s,Oishi,Vifon,Sài Gòn Food,Cầu Tre,Ajinomoto,Knorr,Omo,P/S,Co.op Select}'),"
+    " ('origin', '{Đà Lạt,Long An,Bến Tre,Phú Quốc,Sóc Trăng,Hà Nội,Đồng Tháp,Nhật Bản,Hàn Quốc,"
+    "Thái Lan,Úc,New Zealand}'),"
+    " ('size', '{100g,200g,250g,400g,500g,1kg,2kg,5kg,180ml,330ml,500ml,1 lít}'),"
+    " ('grams', '{100,200,250,400,500,1000,2000,5000,180,330,500,1000}'),"
+    " ('pack', '{túi,hộp,chai,lon,gói,thùng,lốc,khay}'),"
+    " ('note', '{Bảo quản nơi khô ráo thoáng mát.,Ngon hơn khi dùng lạnh.,"
+    "Đạt tiêu chuẩn vệ sinh an toàn thực phẩm.,Hạn sử dụng 12 tháng kể từ ngày sản xuất.,"
+    "Sản phẩm được nhiều gia đình tin dùng.,Đóng gói tại nhà máy đạt chuẩn ISO.}');"
+    "INSERT INTO categories (tenant_id, name)"
+    " SELECT current_setting('smartcart.seed_tenant')::uuid, d"
+    " FROM seed_vocab, unnest(words) d WHERE kind = 'dept' ON CONFLICT DO NOTHING;"
+    "INSERT INTO categories (tenant_id, name, parent_id)"
+    " SELECT r.tenant_id, t.word || ' ' || l.word, r.id"
+    " FROM (SELECT w AS word, i FROM seed_vocab, unnest(words) WITH ORDINALITY u(w, i)"
+    "       WHERE kind = 'type') t"
+    " CROSS JOIN (SELECT unnest(words) AS word FROM seed_vocab WHERE kind = 'line') l"
+    " JOIN seed_vocab d ON d.kind = 'dept'"
+    " JOIN categories r ON r.tenant_id = current_setting('smartcart.seed_tenant')::uuid"
+    " AND r.parent_id IS NULL AND r.name = d.words[(t.i - 1) / 7 + 1]"
+    " ON CONFLICT DO NOTHING;"
+    "CREATE TEMP TABLE seed_promotions (name text, kind text, value numeric, dept text)"
+    " ON COMMIT DROP;"
+    "INSERT INTO seed_promotions VALUES ('Tuần lễ đồ uống', 'percent', 10, 'Đồ uống'),"
+    " ('Ưu đãi sữa', 'percent', 5, 'Sữa và chế phẩm'),"
+    " ('Giảm giá hóa phẩm', 'fixed', 5000, 'Hóa phẩm');"
+    "INSERT INTO promotions (tenant_id, name, discount_type, value, starts_at, ends_at)"
+    " SELECT current_setting('smartcart.seed_tenant')::uuid, s.name, s.kind, s.value,"
+    " now() - interval '1 day', now() + interval '1 year' FROM seed_promotions s"
+    " WHERE NOT EXISTS (SELECT 1 FROM promotions p WHERE p.name = s.name"
+    " AND p.tenant_id = current_setting('smartcart.seed_tenant')::uuid);"
+    "INSERT INTO promotion_categories (promotion_id, category_id)"
+    " SELECT p.id, c.id FROM seed_promotions s"
+    " JOIN promotions p ON p.name = s.name"
+    " AND p.tenant_id = current_setting('smartcart.seed_tenant')::uuid"
+    " JOIN categories c ON c.tenant_id = p.tenant_id AND c.parent_id IS NULL AND c.name = s.dept"
+    " ON CONFLICT DO NOTHING;";
+
+/* n products: a type, variant, brand, size and line per product, drawn by
+ * hashing its number so a run is repeatable; the product goes to the leaf
+ * category of its type and line. Ids are drawn here so the links can name
+ * them in the same statement. */
+static const char sql_seed_products[] =
+    "WITH v AS (SELECT jsonb_object_agg(kind, words) AS w FROM seed_vocab), "
+    "leaf AS (SELECT c.id, c.name FROM v, categories c JOIN categories r ON r.id = c.parent_id "
+    "  WHERE c.tenant_id = current_setting('smartcart.seed_tenant')::uuid "
+    "  AND r.parent_id IS NULL AND w->'dept' ? r.name), "
+    "src AS MATERIALIZED (SELECT gen_random_uuid() AS id, "
+    "    w->'type'->>(h1 % 140) AS type, w->'variant'->>(h2 % 30) AS variant, "
+    "    w->'brand'->>(h3 % 40) AS brand, w->'line'->>(h4 % 7) AS line, "
+    "    w->'size'->>(h5 % 12) AS size, (w->'grams'->>(h5 % 12))::integer AS grams, "
+    "    w->'origin'->>(h1 / 140 % 12) AS origin, w->'pack'->>(h2 / 30 % 8) AS pack, "
+    "    w->'note'->>(h3 / 40 % 6) AS note, 1000 + 500 * (h4 / 7 % 400) AS price "
+    "  FROM v, generate_series(1, $1::bigint) g, "
+    "  LATERAL (SELECT hashint8(g) & 2147483647 AS h1, hashint8(g + 1000000007) & 2147483647 AS "
+    "h2, hashint8(g + 2000000014) & 2147483647 AS h3, hashint8(g + 3000000021) & 2147483647 AS "
+    "h4, hashint8(g + 4000000028) & 2147483647 AS h5) h), "
+    "ins AS (INSERT INTO products (id, tenant_id, name, description, price, weight_grams) "
+    "  SELECT id, current_setting('smartcart.seed_tenant')::uuid, "
+    "  type || ' ' || variant || ' ' || brand || ' ' || size, "
+    "  type || ' ' || brand || ' ' || variant || ', ' || pack || ' ' || size || ', xuất xứ ' || "
+    "origin || '. ' || note, price, grams FROM src) "
+    "INSERT INTO product_categories (product_id, category_id) "
+    "SELECT src.id, leaf.id FROM src JOIN leaf ON leaf.name = src.type || ' ' || src.line";
+
 sc_code catalog_seed_synthetic(db_conn *c, long n)
 {
     char count[32];
     snprintf(count, sizeof(count), "%ld", n);
     const char *p[] = {count};
     sc_code rc = seed_begin(c);
-    if (rc == SC_OK) {
-        rc = db_exec(c, NULL,
-                     "INSERT INTO categories (tenant_id, name) "
-                     "SELECT current_setting('smartcart.seed_tenant')::uuid, "
-                     "'Nhóm hàng ' || lpad(g::text, 5, '0') "
-                     "FROM generate_series(1, greatest($1::bigint / 100, 1)) g "
-                     "ON CONFLICT DO NOTHING",
-                     1, p);
-    }
-    if (rc == SC_OK) {
-        rc = db_exec(
-            c, NULL,
-            "WITH w AS (SELECT "
-            "  '{Cà phê,Sữa tươi,Bánh quy,Kẹo,Nước ép,Trà,Mì,Gạo,Dầu ăn,Nước mắm,Đường,Muối,"
-            "Bột giặt,Dầu gội,Xà phòng,Bia,Thịt heo,Cá hồi,Rau muống,Đậu phộng}'::text[] AS a, "
-            "  '{sữa đá,tiệt trùng,bơ,dừa,cam,xanh,tôm chua cay,thơm,đậu nành,Phú Quốc,trắng,"
-            "hồng,hương chanh,bạc hà,sả,lon,ba chỉ,phi lê,sạch,rang muối}'::text[] AS b, "
-            "  '{Vinamilk,TH,Kinh Đô,Orion,Hảo Hảo,Neptune,Biên Hòa,Trung Nguyên,Highlands,"
-            "Masan}'::text[] AS brand), "
-            "cats AS (SELECT array_agg(id ORDER BY name) AS ids FROM categories "
-            "  WHERE tenant_id = current_setting('smartcart.seed_tenant')::uuid "
-            "  AND name LIKE 'Nhóm hàng %' AND parent_id IS NULL), "
-            "ins AS (INSERT INTO products (tenant_id, name, description, price, weight_grams) "
-            "  SELECT current_setting('smartcart.seed_tenant')::uuid, "
-            "  w.a[1 + g % 20] || ' ' || w.b[1 + (g / 20) % 20] || ' ' || w.brand[1 + (g / 400) "
-            "% 10] || ' ' || (50 * (1 + g % 40)) || 'g', "
-            "  'Sản phẩm ' || w.a[1 + g % 20] || ' loại ' || (1 + g % 7) || ' của ' || "
-            "w.brand[1 + (g / 400) % 10], "
-            "  (500 * (1 + (g * 7919) % 600))::numeric(12, 2), 50 * (1 + g % 40) "
-            "  FROM generate_series(1, $1::bigint) g, w RETURNING id) "
-            "INSERT INTO product_categories (product_id, category_id) "
-            "SELECT i.id, cats.ids[1 + (i.n % array_length(cats.ids, 1))] "
-            "FROM (SELECT id, row_number() OVER () AS n FROM ins) i, cats",
-            1, p);
+    if (rc == SC_OK && (rc = db_exec_script(c, sql_seed_vocabulary)) == SC_OK) {
+        rc = db_exec(c, NULL, sql_seed_products, 1, p);
     }
     return seed_finish(c, rc);
 }

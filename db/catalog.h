@@ -53,9 +53,10 @@ sc_code catalog_product_get(db_conn *c, const char *tenant, const char *id, char
 /* {total, products}: ranked by relevance then name when f->query is set, else by name. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out);
-/* Deletes the product with its links, images rows, reviews and favorites.
- * *object_keys is the JSON array of R2 keys of its images, which the caller
- * removes from storage. SC_ENOTFOUND when not in the tenant. */
+/* Deletes the product with its links, images (rows and media assets),
+ * reviews and favorites. *object_keys is the JSON array of every R2 key of
+ * its images (full size, variants, staging), which the caller removes from
+ * storage. SC_ENOTFOUND when not in the tenant. */
 sc_code catalog_product_delete(db_conn *c, const char *tenant, const char *id,
                                json_t **object_keys);
 
@@ -116,8 +117,9 @@ sc_code catalog_promotion_get(db_conn *c, const char *tenant, const char *id, ch
 sc_code catalog_promotion_list(db_conn *c, const char *tenant, int active_only, char **out);
 sc_code catalog_promotion_delete(db_conn *c, const char *tenant, const char *id);
 
-/* `smartcart seed`: the demo store (idempotent) and a synthetic catalog of
- * n products in n/100 categories for benchmarks, in the default tenant. */
+/* `smartcart seed`: the demo store (idempotent; its products get a picture
+ * in R2, so S3 must be initialised) and a synthetic catalog of n products in
+ * the 1,000 categories of its vocabulary for benchmarks, in the default tenant. */
 sc_code catalog_seed_demo(db_conn *c);
 sc_code catalog_seed_synthetic(db_conn *c, long n);
 

@@ -3,12 +3,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bestsellers.h"
 #include "catalog.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
+#include "kafka.h"
 #include "migrate.h"
+#include "payos.h"
+#include "redis.h"
+#include "s3.h"
 #include "users.h"
+#include "workers/reconcile.h"
 #include "jwt_token.h"
 
 static const char usage[] =
@@ -21,6 +27,8 @@ static const char usage[] =
     "                       the first line of standard input\n"
     "  seed --demo          add the demo store (categories, ~50 products); repeatable\n"
     "  seed --products N    add a synthetic catalog of N products in N/100 categories\n"
+    "  rebuild-bestsellers  rebuild this week's Redis best-seller sets from Postgres\n"
+    "  reconcile-payments   ask PayOS about orders pending longer than PAYOS_RECONCILE_AFTER_S\n"
     "  config-doc           print the settings table in the Markdown of docs/configuration.md\n"
     "  --help               this text";
 
@@ -130,16 +138,59 @@ static int cmd_seed(int argc, char **argv)
         fprintf(stderr, "usage: smartcart seed --demo | seed --products N (1..10000000)\n");
         return 2;
     }
-    db_conn *c = db_acquire();
-    if (!c) {
+    /* The demo's product pictures are stored in R2. */
+    if (demo && s3_init() != SC_OK) {
+        fprintf(stderr, "smartcart: seed failed: S3_ENDPOINT is not usable\n");
         return 1;
     }
-    sc_code rc = demo ? catalog_seed_demo(c) : catalog_seed_synthetic(c, n);
+    db_conn *c = db_acquire();
+    sc_code rc = !c ? SC_EUNAVAIL : demo ? catalog_seed_demo(c) : catalog_seed_synthetic(c, n);
     if (rc != SC_OK) {
-        fprintf(stderr, "smartcart: seed failed: %s %s\n", sc_strerror(rc), db_error_message(c));
+        fprintf(stderr, "smartcart: seed failed: %s %s\n", sc_strerror(rc),
+                c ? db_error_message(c) : "");
     }
     db_release(c);
+    if (demo) {
+        s3_shutdown();
+    }
     return rc == SC_OK ? 0 : 1;
+}
+
+static int cmd_rebuild_bestsellers(void)
+{
+    sc_code rc = redis_pool_init(cfg.redis_url, 1, (int)cfg.redis_timeout_ms);
+    db_conn *c = rc == SC_OK ? db_acquire() : NULL;
+    size_t n = 0;
+    rc = c ? bestsellers_rebuild(c, &n) : rc == SC_OK ? SC_EUNAVAIL : rc;
+    db_release(c);
+    redis_pool_shutdown();
+    if (rc != SC_OK) {
+        fprintf(stderr, "smartcart: rebuild-bestsellers failed: %s\n", sc_strerror(rc));
+        return 1;
+    }
+    printf("rebuilt this week's best-sellers: %zu products\n", n);
+    return 0;
+}
+
+static int cmd_reconcile_payments(void)
+{
+    size_t n = 0;
+    sc_code rc = redis_pool_init(cfg.redis_url, 1, (int)cfg.redis_timeout_ms);
+    if (rc == SC_OK || rc == SC_EUNAVAIL || rc == SC_ETIMEOUT) {
+        rc = payos_init();
+        if (rc == SC_OK && (rc = kafka_producer_init()) == SC_OK) {
+            rc = reconcile_once(&n);
+            kafka_producer_close();
+        }
+        payos_shutdown();
+        redis_pool_shutdown();
+    }
+    if (rc != SC_OK) {
+        fprintf(stderr, "smartcart: reconcile-payments failed: %s\n", sc_strerror(rc));
+        return 1;
+    }
+    printf("reconciled %zu orders with PayOS\n", n);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -173,6 +224,10 @@ int main(int argc, char **argv)
         status = cmd_seed(argc, argv);
     } else if (!strcmp(argv[1], "create-admin")) {
         status = cmd_create_admin(argc, argv);
+    } else if (!strcmp(argv[1], "rebuild-bestsellers")) {
+        status = cmd_rebuild_bestsellers();
+    } else if (!strcmp(argv[1], "reconcile-payments")) {
+        status = cmd_reconcile_payments();
     } else {
         fprintf(stderr, "smartcart: unknown command '%s'\n%s\n", argv[1], usage);
         status = 2;

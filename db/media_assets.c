@@ -113,8 +113,9 @@ sc_code media_list(db_conn *c, const struct media_viewer *v, const char *kind, c
 
 sc_code media_lock_visible(db_conn *tx, const struct media_viewer *v, const char *id, json_t **keys)
 {
-    static const char sql[] = "SELECT media_object_keys(m)::text FROM media_assets m"
-                              " WHERE m.id = $1::uuid AND " VISIBLE " FOR UPDATE";
+    static const char sql[] =
+        "SELECT media_object_keys(m)::text FROM media_assets m"
+        " WHERE m.id = $1::uuid AND m.purpose IN ('media', 'avatar') AND " VISIBLE " FOR UPDATE";
     const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f"};
     char *text = NULL;
     *keys = NULL;

@@ -43,7 +43,9 @@ sc_code media_list(db_conn *c, const struct media_viewer *v, const char *kind, c
 
 /* Inside the open transaction tx: locks the asset (waiting for a worker that
  * holds it) and gives the JSON array of its object keys in *keys (the
- * caller's). Delete the objects, then media_remove, then commit. */
+ * caller's). Delete the objects, then media_remove, then commit. A product
+ * image's or banner's asset is SC_ENOTFOUND here: it goes with its picture
+ * (db/catalog_images.h), never alone. */
 sc_code media_lock_visible(db_conn *tx, const struct media_viewer *v, const char *id,
                            json_t **keys);
 

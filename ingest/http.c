@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -68,6 +69,11 @@ struct req_ctx {
     struct text_part texts[MULTIPART_MAX_TEXT_FIELDS];
     size_t ntexts;
     const char *multipart_error; /* static text: answered 422 instead of running the handler */
+    /* http_defer / http_resume: the lock orders the suspend after the
+     * handler against a resume from another thread. */
+    pthread_mutex_t defer_lock;
+    int deferred, suspended, resumed;
+    struct http_response deferred_res;
     int status; /* 0 until a response is queued or written */
     size_t bytes;
 };
@@ -253,6 +259,7 @@ static struct req_ctx *ctx_new(struct MHD_Connection *conn, const char *url, con
     clock_gettime(CLOCK_MONOTONIC, &ctx->start);
     ctx->conn = conn;
     ctx->req.impl = ctx;
+    pthread_mutex_init(&ctx->defer_lock, NULL);
     ctx->route_label = "unmatched";
     snprintf(ctx->method, sizeof(ctx->method), "%s", method);
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-ID");
@@ -289,6 +296,8 @@ static void ctx_free(struct req_ctx *ctx)
         free(ctx->texts[i].value);
     }
     form_free(&ctx->form);
+    response_free(&ctx->deferred_res);
+    pthread_mutex_destroy(&ctx->defer_lock);
     free(ctx->body);
     free(ctx->path);
     free(ctx);
@@ -625,7 +634,39 @@ static enum MHD_Result dispatch(struct req_ctx *ctx)
         }
     }
     route->handler(&ctx->req, &res);
-    return send_response(ctx, &res);
+    if (!ctx->deferred) {
+        return send_response(ctx, &res);
+    }
+    response_free(&res);
+    pthread_mutex_lock(&ctx->defer_lock);
+    if (ctx->resumed) { /* answered before the handler even returned */
+        pthread_mutex_unlock(&ctx->defer_lock);
+        return send_response(ctx, &ctx->deferred_res);
+    }
+    MHD_suspend_connection(ctx->conn);
+    ctx->suspended = 1;
+    pthread_mutex_unlock(&ctx->defer_lock);
+    return MHD_YES;
+}
+
+struct http_deferred *http_defer(struct http_request *req)
+{
+    struct req_ctx *ctx = req->impl;
+    ctx->deferred = 1;
+    return (struct http_deferred *)ctx;
+}
+
+void http_resume(struct http_deferred *d, struct http_response *res)
+{
+    struct req_ctx *ctx = (struct req_ctx *)d;
+    pthread_mutex_lock(&ctx->defer_lock);
+    ctx->deferred_res = *res;
+    memset(res, 0, sizeof(*res));
+    ctx->resumed = 1;
+    if (ctx->suspended) {
+        MHD_resume_connection(ctx->conn);
+    }
+    pthread_mutex_unlock(&ctx->defer_lock);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -651,6 +692,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (*upload_data_size) {
         return take_body(ctx, upload_data, upload_data_size);
+    }
+    if (ctx->deferred) { /* called again after MHD_resume_connection */
+        return ctx->resumed ? send_response(ctx, &ctx->deferred_res) : MHD_YES;
     }
     return dispatch(ctx);
 }

@@ -69,12 +69,12 @@ struct route {
 
 /* The file part of a multipart request, as the core spooled it. */
 struct http_upload {
-    FILE *file;               /* rewound to the start; owned and closed by the core */
-    size_t size;              /* bytes of the file part */
-    const char *filename;     /* as the client sent it: untrusted, maybe "" */
+    FILE *file;                           /* rewound to the start; owned and closed by the core */
+    size_t size;                          /* bytes of the file part */
+    const char *filename;                 /* as the client sent it: untrusted, maybe "" */
     unsigned char head[HTTP_UPLOAD_HEAD]; /* the first bytes, for type detection */
     size_t head_len;
-    char sha256[65];          /* lower-case hex of the whole part */
+    char sha256[65]; /* lower-case hex of the whole part */
 };
 
 /* Value of a query parameter (URL-decoded), header (case-insensitive) or
@@ -112,6 +112,18 @@ const char *http_form_value(struct http_request *req, const char *name);
  * request had none. Valid until the handler returns. Text fields of the same
  * request are read with http_form_value. */
 const struct http_upload *http_upload_file(struct http_request *req, const char *field);
+
+/* Answering later, from another thread, without holding a pool thread:
+ * after http_defer the handler returns with no response and the connection
+ * is suspended; exactly one http_resume must follow, from any thread (also
+ * before the handler has returned). The request (parameters, upload, form
+ * values) stays valid until http_resume, and must not be touched after it.
+ * Waiters (a Redis subscription, offload.h's pool) use it so that hundreds of
+ * requests waiting on I/O do not starve quick ones. */
+struct http_deferred;
+struct http_deferred *http_defer(struct http_request *req);
+/* Sends *res (moved: res is left empty) as the answer of the deferred request. */
+void http_resume(struct http_deferred *d, struct http_response *res);
 
 /* Server lifecycle (main.c). */
 struct route_table;

@@ -11,20 +11,41 @@
 #include "db.h"
 #include "ingest/http.h"
 #include "ingest/metrics.h"
+#include "ingest/offload.h"
 #include "ingest/router.h"
 #include "kafka.h"
 #include "log.h"
+#include "payos.h"
 #include "redis.h"
 #include "s3.h"
 
 static const char usage[] =
-    "usage: smartcart-ingest [--help]\n"
+    "usage: smartcart-ingest [--help | --routes]\n"
     "\n"
-    "Serves the smartcart HTTP API on HTTP_BIND:HTTP_PORT until SIGTERM or SIGINT.";
+    "Serves the smartcart HTTP API on HTTP_BIND:HTTP_PORT until SIGTERM or SIGINT.\n"
+    "--routes prints \"METHOD PATTERN\" for every route served and exits.";
+
+/* One line per route: what tests/docs/check_openapi.sh compares with the
+ * API reference. */
+static void print_routes(void)
+{
+    size_t ntables;
+    const struct route_table *tables = routes_all(&ntables);
+    for (size_t t = 0; t < ntables; t++) {
+        for (size_t i = 0; i < *tables[t].len; i++) {
+            printf("%s %s\n", tables[t].routes[i].method, tables[t].routes[i].pattern);
+        }
+    }
+}
 
 static sc_code db_open(void)
 {
     return db_pool_init(cfg.database_url, (int)cfg.db_pool_size);
+}
+
+static sc_code offload_open(void)
+{
+    return offload_start((int)cfg.http_offload_threads, (int)cfg.http_offload_queue);
 }
 
 static sc_code redis_open(void)
@@ -41,7 +62,10 @@ static const struct dependency {
     {"postgres", db_open, db_pool_shutdown},
     {"redis", redis_open, redis_pool_shutdown},
     {"s3", s3_init, s3_shutdown},
+    {"payos", payos_init, payos_shutdown},
     {"kafka", kafka_producer_init, kafka_producer_close},
+    /* Last in, first out: its jobs still use everything above while it drains. */
+    {"offload", offload_open, offload_stop},
 };
 #define N_DEPS (sizeof(deps) / sizeof(deps[0]))
 
@@ -70,6 +94,10 @@ static size_t open_dependencies(sc_code *rc)
 int main(int argc, char **argv)
 {
     char err[256];
+    if (argc == 2 && !strcmp(argv[1], "--routes")) {
+        print_routes();
+        return 0;
+    }
     if (argc > 1) {
         int help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
         config_load(err, sizeof(err));

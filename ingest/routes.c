@@ -9,7 +9,11 @@
     X(ops_routes) \
     X(auth_routes) \
     X(catalog_routes) \
-    X(media_routes)
+    X(catalog_image_routes) \
+    X(media_routes) \
+    X(session_routes) \
+    X(checkout_routes) \
+    X(docs_routes)
 /* clang-format on */
 
 #define DECLARE_TABLE(name)                                                                        \

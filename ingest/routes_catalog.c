@@ -15,6 +15,7 @@
 #include "db/users.h"
 #include "http.h"
 #include "log.h"
+#include "routes_catalog.h"
 #include "s3.h"
 
 #define PAGE_LIMIT_MAX 100
@@ -1045,6 +1046,17 @@ static void promotion_delete(struct http_request *req, struct http_response *res
     } else {
         reply_text(res, rc, 0, NULL, "Promotion not found");
     }
+}
+
+int catalog_read_tenant(struct http_request *req, struct http_response *res, db_conn *c,
+                        char tenant[CATALOG_UUID_LEN])
+{
+    return read_tenant(req, res, c, tenant);
+}
+
+const char *catalog_path_uuid(struct http_request *req, struct http_response *res, const char *name)
+{
+    return path_uuid(req, res, name);
 }
 
 const struct route catalog_routes[] = {

@@ -1,42 +1,21 @@
 /* Media routes (seed 002, seed 000's avatars; issue 3): uploads are checked
  * (size by the core while streaming, type from magic bytes here), stored in
  * R2 under staging/, recorded as pending and handed to smartcart-worker media
- * through Kafka; the client then polls the status. An upload that cannot be
- * enqueued leaves nothing behind: the row, the staging object and the cached
- * status are removed before the 503. */
+ * through Kafka (ingest/media_upload.c); the client then polls the status. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "auth.h"
 #include "config.h"
-#include "crypto.h"
-#include "db/media_assets.h"
-#include "filetype.h"
-#include "http.h"
-#include "kafka.h"
-#include "log.h"
 #include "media.h"
-#include "s3.h"
-#include "schemas/envelope.h"
-#include "schemas/media_job.h"
+#include "media_upload.h"
 #include "uuid.h"
 
 #define PAGE_LIMIT_MAX 100
 #define JSON_TYPE "application/json"
 #define DETAIL_NOT_FOUND "Media not found"
 #define DETAIL_NO_CUSTOMER "Hồ sơ khách hàng không tồn tại"
-#define DETAIL_NOT_QUEUED "Media processing is unavailable right now; please try again later"
-
-static void reply_failure(struct http_response *res, sc_code rc)
-{
-    if (sc_is_transient(rc)) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    } else {
-        http_reply_error(res, 500, "Internal server error");
-    }
-}
 
 /* Sends text (taken) as the JSON body, or the failure rc. */
 static void reply_text(struct http_response *res, sc_code rc, int status, char *text)
@@ -49,7 +28,7 @@ static void reply_text(struct http_response *res, sc_code rc, int status, char *
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_NOT_FOUND);
     } else {
-        reply_failure(res, rc);
+        upload_reply_failure(res, rc);
     }
 }
 
@@ -58,155 +37,7 @@ static struct media_viewer viewer_of(const struct auth_identity *id)
     return (struct media_viewer){id->tenant_id, id->user_id, id->is_admin};
 }
 
-/* ---- uploads ---- */
-
-/* Who and what an upload is for. */
-struct upload_target {
-    enum filetype_kind kind;
-    const char *purpose; /* "media" or "avatar" */
-    const char *owner;   /* user id owning the asset */
-    const char *subject; /* the customer of an avatar, else NULL */
-    int status;          /* of the success answer */
-};
-
-/* The file part when it is present, non-empty and of the target's kind;
- * otherwise replies 422 or 415 and returns NULL. */
-static const struct http_upload *checked_file(struct http_request *req, struct http_response *res,
-                                              enum filetype_kind kind, enum filetype *type)
-{
-    const struct http_upload *up = http_upload_file(req, "file");
-    if (!up) {
-        http_reply_field_error(res, "body", "file", "Field required", "missing");
-        return NULL;
-    }
-    if (up->size == 0) {
-        http_reply_field_error(res, "body", "file", "The file is empty", "value_error");
-        return NULL;
-    }
-    *type = filetype_detect(up->head, up->head_len);
-    if (filetype_kind(*type) != kind) {
-        char detail[160];
-        snprintf(detail, sizeof(detail), "Unsupported file type; accepted: %s",
-                 filetype_accepted(kind));
-        http_reply_error(res, 415, detail);
-        return NULL;
-    }
-    return up;
-}
-
-/* Produces the media.uploaded job of media_id, keyed by it, and waits for the
- * broker's acknowledgement. */
-static sc_code enqueue(const char *media_id, const char *tenant)
-{
-    struct media_job job;
-    struct envelope env = {0};
-    json_t *data = NULL;
-    char *payload = NULL;
-    size_t len = 0;
-    snprintf(job.media_id, sizeof(job.media_id), "%s", media_id);
-    sc_code rc = media_job_encode(&job, &data);
-    if (rc == SC_OK) {
-        rc = envelope_init(&env, MEDIA_JOB_TYPE, MEDIA_JOB_VERSION, tenant, data);
-    }
-    if (rc == SC_OK) {
-        rc = envelope_encode(&env, &payload, &len);
-    }
-    if (rc == SC_OK) {
-        rc = kafka_produce_sync(cfg.kafka_topic_media, media_id, strlen(media_id), payload, len,
-                                NULL, 0);
-    }
-    envelope_clear(&env);
-    free(payload);
-    return rc;
-}
-
-/* Undoes an accepted upload whose job could not be produced. */
-static void forget_upload(const char *media_id, const char *staging_key)
-{
-    db_conn *c = db_acquire();
-    sc_code rc = c ? media_remove(c, media_id) : SC_EUNAVAIL;
-    db_release(c);
-    sc_code rs = s3_delete(staging_key);
-    media_status_forget(media_id);
-    if (rc != SC_OK || rs != SC_OK) {
-        log_json(LOG_ERROR, "could not undo an upload that was not enqueued",
-                 json_pack("{s:s, s:s, s:s}", "media_id", media_id, "row", sc_strerror(rc),
-                           "staging", sc_strerror(rs)));
-    }
-}
-
-/* Inserts the pending row (its answer in *out) and caches its status. */
-static sc_code record_upload(const struct media_new *m, char **out)
-{
-    char *status = NULL;
-    db_conn *c = db_acquire();
-    sc_code rc = c ? media_insert(c, m, out, &status) : SC_EUNAVAIL;
-    db_release(c);
-    /* Cached before the job exists, so the worker's later status always
-     * overwrites it, never the other way round. A miss is harmless. */
-    if (rc == SC_OK && media_status_publish(m->id, status) != SC_OK) {
-        log_json(LOG_WARN, "media status not cached", json_pack("{s:s}", "media_id", m->id));
-    }
-    free(status);
-    return rc;
-}
-
-/* Stores, records and enqueues the upload of req for t, then answers. */
-static void accept_upload(struct http_request *req, struct http_response *res,
-                          const struct auth_identity *who, const struct upload_target *t)
-{
-    enum filetype type;
-    const struct http_upload *up = checked_file(req, res, t->kind, &type);
-    char id[CRYPTO_UUID_LEN], staging[MEDIA_KEY_LEN], base[MEDIA_KEY_LEN], object[MEDIA_KEY_LEN];
-    char name[MEDIA_NAME_LEN];
-    char *out = NULL;
-    if (!up) {
-        return;
-    }
-    crypto_uuid_v4(id);
-    media_staging_key(id, staging);
-    sc_code rc = media_base_key(t->purpose, who->tenant_id, t->owner, id, base);
-    if (rc != SC_OK) {
-        reply_failure(res, SC_EINTERNAL);
-        return;
-    }
-    /* The worker may pick another extension for the full-size image
-     * (HEIC becomes JPEG or PNG) and records it. */
-    media_object_key(base, NULL, filetype_ext(type), object);
-    media_clean_name(up->filename, name);
-    const struct media_new m = {
-        .id = id,
-        .tenant_id = who->tenant_id,
-        .owner_id = t->owner,
-        .kind = t->kind == FILETYPE_KIND_IMAGE ? "image" : "video",
-        .purpose = t->purpose,
-        .subject_id = t->subject,
-        .original_name = name,
-        .content_type = filetype_mime(type),
-        .sha256 = up->sha256,
-        .staging_key = staging,
-        .object_key = object,
-        .size_bytes = (long long)up->size,
-    };
-    if ((rc = s3_put_file(staging, up->file, up->size, m.content_type)) != SC_OK) {
-        reply_failure(res, rc);
-        return;
-    }
-    if ((rc = record_upload(&m, &out)) != SC_OK) {
-        s3_delete(staging);
-        reply_failure(res, rc);
-        return;
-    }
-    if ((rc = enqueue(id, who->tenant_id)) != SC_OK) {
-        log_json(LOG_ERROR, "media job not enqueued; upload undone",
-                 json_pack("{s:s, s:s}", "media_id", id, "error", sc_strerror(rc)));
-        forget_upload(id, staging);
-        free(out);
-        http_reply_error(res, 503, DETAIL_NOT_QUEUED);
-        return;
-    }
-    reply_text(res, SC_OK, t->status, out);
-}
+/* ---- uploads (ingest/media_upload.c does the work) ---- */
 
 static void upload(struct http_request *req, struct http_response *res, enum filetype_kind kind)
 {
@@ -214,8 +45,9 @@ static void upload(struct http_request *req, struct http_response *res, enum fil
     if (!auth_user(req, res, &who)) {
         return;
     }
-    const struct upload_target t = {kind, "media", who.user_id, NULL, 202};
-    accept_upload(req, res, &who, &t);
+    const struct upload_target t = {
+        .kind = kind, .purpose = "media", .owner = who.user_id, .status = 202};
+    media_accept_upload(req, res, &who, &t);
 }
 
 static void upload_image(struct http_request *req, struct http_response *res)
@@ -244,11 +76,15 @@ static void upload_avatar(struct http_request *req, struct http_response *res,
         return;
     }
     if (rc != SC_OK) {
-        reply_failure(res, rc);
+        upload_reply_failure(res, rc);
         return;
     }
-    const struct upload_target t = {FILETYPE_KIND_IMAGE, "avatar", user, customer, 200};
-    accept_upload(req, res, who, &t);
+    const struct upload_target t = {.kind = FILETYPE_KIND_IMAGE,
+                                    .purpose = "avatar",
+                                    .owner = user,
+                                    .subject = customer,
+                                    .status = 200};
+    media_accept_upload(req, res, who, &t);
 }
 
 static void upload_my_avatar(struct http_request *req, struct http_response *res)
@@ -264,7 +100,7 @@ static void upload_my_avatar(struct http_request *req, struct http_response *res
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_NO_CUSTOMER);
     } else if (rc != SC_OK) {
-        reply_failure(res, rc);
+        upload_reply_failure(res, rc);
     } else {
         upload_avatar(req, res, &who, customer);
     }
@@ -397,21 +233,6 @@ static void get_status(struct http_request *req, struct http_response *res)
 
 /* ---- delete ---- */
 
-/* Deletes every object named in keys (a JSON array of strings). */
-static sc_code delete_objects(json_t *keys)
-{
-    size_t i;
-    json_t *k;
-    json_array_foreach(keys, i, k)
-    {
-        sc_code rc = s3_delete(json_string_value(k));
-        if (rc != SC_OK) {
-            return rc;
-        }
-    }
-    return SC_OK;
-}
-
 /* The objects go first and the row last, all under the row's lock: a worker
  * processing the asset finishes before (its objects are then listed) or
  * finds the row gone after, so no object outlives the row. */
@@ -424,7 +245,7 @@ static sc_code delete_asset(const struct media_viewer *v, const char *id)
     }
     sc_code rc = db_begin(tx);
     if (rc == SC_OK && (rc = media_lock_visible(tx, v, id, &keys)) == SC_OK &&
-        (rc = delete_objects(keys)) == SC_OK && (rc = media_remove(tx, id)) == SC_OK) {
+        (rc = media_delete_objects(keys)) == SC_OK && (rc = media_remove(tx, id)) == SC_OK) {
         rc = db_commit(tx);
     }
     if (rc != SC_OK) {

@@ -145,22 +145,51 @@ struct job {
 
 enum saver { SAVE_WEBP, SAVE_JPEG, SAVE_PNG };
 
-static enum saver saver_for(const struct job *job, VipsImage *im)
+enum filetype image_full_type(enum filetype input)
+{
+    switch (input) {
+    case FILETYPE_JPEG:
+    case FILETYPE_HEIC:
+    case FILETYPE_AVIF:
+        return FILETYPE_JPEG;
+    case FILETYPE_WEBP:
+        return FILETYPE_WEBP;
+    default:
+        return FILETYPE_PNG;
+    }
+}
+
+static enum saver saver_for(const struct job *job)
 {
     if (job->spec->format == IMAGE_FORMAT_WEBP) {
         return SAVE_WEBP;
     }
-    switch (job->type) {
+    switch (image_full_type(job->type)) {
     case FILETYPE_JPEG:
         return SAVE_JPEG;
     case FILETYPE_WEBP:
         return SAVE_WEBP;
-    case FILETYPE_HEIC:
-    case FILETYPE_AVIF:
-        return vips_image_hasalpha(im) ? SAVE_PNG : SAVE_JPEG;
     default:
         return SAVE_PNG;
     }
+}
+
+/* JPEG has no alpha: a HEIC or AVIF with transparency is laid on white (what
+ * a page behind it usually is) rather than on libvips' default black. */
+static int flatten_on_white(VipsImage **im)
+{
+    if (!vips_image_hasalpha(*im)) {
+        return 0;
+    }
+    VipsImage *flat = NULL;
+    VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
+    int bad = vips_flatten(*im, &flat, "background", white, NULL);
+    vips_area_unref(VIPS_AREA(white));
+    if (!bad) {
+        g_object_unref(*im);
+        *im = flat;
+    }
+    return bad;
 }
 
 static uint32_t le32(const uint8_t *p)
@@ -236,7 +265,7 @@ static void run_job(struct job *job)
     }
     int q = job->spec->quality;
     int bad;
-    switch (saver_for(job, srgb)) {
+    switch (saver_for(job)) {
     case SAVE_WEBP:
         bad = vips_webpsave_buffer(srgb, &data, &len, "Q", q, "strip", TRUE, NULL);
         if (!bad && !(len = webp_drop_metadata(data, len))) {
@@ -247,7 +276,8 @@ static void run_job(struct job *job)
         job->out->ext = filetype_ext(FILETYPE_WEBP);
         break;
     case SAVE_JPEG:
-        bad = vips_jpegsave_buffer(srgb, &data, &len, "Q", q, "strip", TRUE, NULL);
+        bad = flatten_on_white(&srgb) ||
+              vips_jpegsave_buffer(srgb, &data, &len, "Q", q, "strip", TRUE, NULL);
         job->out->mime = filetype_mime(FILETYPE_JPEG);
         job->out->ext = filetype_ext(FILETYPE_JPEG);
         break;
@@ -457,8 +487,8 @@ sc_code image_png_from_gray(const unsigned char *pixels, int w, int h, void **pn
     if (rc != SC_OK) {
         return rc;
     }
-    VipsImage *im = vips_image_new_from_memory(pixels, (size_t)w * (size_t)h, w, h, 1,
-                                               VIPS_FORMAT_UCHAR);
+    VipsImage *im =
+        vips_image_new_from_memory(pixels, (size_t)w * (size_t)h, w, h, 1, VIPS_FORMAT_UCHAR);
     if (!im) {
         vips_error_clear();
         return SC_EINVAL;
@@ -469,5 +499,44 @@ sc_code image_png_from_gray(const unsigned char *pixels, int w, int h, void **pn
         rc = SC_EINTERNAL;
     }
     g_object_unref(im);
+    return rc;
+}
+
+sc_code image_solid_jpeg(int r, int g, int b, int w, int h, void **jpg, size_t *len)
+{
+    *jpg = NULL;
+    *len = 0;
+    if (w < 1 || h < 1 || w > IMAGE_MAX_EDGE || h > IMAGE_MAX_EDGE || r < 0 || r > 255 || g < 0 ||
+        g > 255 || b < 0 || b > 255) {
+        return SC_EINVAL;
+    }
+    sc_code rc = image_init();
+    if (rc != SC_OK) {
+        return rc;
+    }
+    size_t n = (size_t)w * (size_t)h * 3;
+    unsigned char *pixels = malloc(n);
+    if (!pixels) {
+        return SC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i += 3) {
+        pixels[i] = (unsigned char)r;
+        pixels[i + 1] = (unsigned char)g;
+        pixels[i + 2] = (unsigned char)b;
+    }
+    VipsImage *im = vips_image_new_from_memory(pixels, n, w, h, 3, VIPS_FORMAT_UCHAR);
+    if (!im) {
+        rc = SC_ENOMEM;
+    } else if (vips_jpegsave_buffer(im, jpg, len, "Q", (int)cfg.image_webp_quality, "strip", TRUE,
+                                    NULL)) {
+        rc = SC_EINTERNAL;
+    }
+    if (rc != SC_OK) {
+        vips_error_clear();
+    }
+    if (im) {
+        g_object_unref(im);
+    }
+    free(pixels);
     return rc;
 }

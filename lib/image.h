@@ -20,9 +20,8 @@
 
 enum image_format {
     IMAGE_FORMAT_WEBP,
-    /* The input's own family: JPEG for JPEG and opaque HEIC/AVIF, PNG for PNG,
-     * GIF and HEIC/AVIF with alpha, WebP for WebP (every browser shows these,
-     * and it neither grows a photo as PNG would nor caps it at WebP's 16383 px). */
+    /* The input's own family, image_full_type (every browser shows these, and
+     * it neither grows a photo as PNG would nor caps it at WebP's 16383 px). */
     IMAGE_FORMAT_SAME,
 };
 
@@ -84,9 +83,19 @@ sc_code image_variants_parse(const char *text, int quality, struct variant_spec 
  * full-size image (IMAGE_FORMAT_SAME). out needs IMAGE_MAX_VARIANTS + 1 slots. */
 sc_code image_specs_from_config(struct variant_spec *out, size_t *n, char *err, size_t errlen);
 
+/* The type of the full-size image (IMAGE_FORMAT_SAME) made from an input of
+ * type input: JPEG for JPEG, HEIC and AVIF (transparency laid on white), PNG
+ * for PNG and GIF, WebP for WebP. It depends on the input type alone, so the
+ * final key of an upload is known when the upload is accepted. */
+enum filetype image_full_type(enum filetype input);
 /* Encodes w x h 8-bit grey pixels (row after row) as a PNG in *png (*len
  * bytes, malloc'd, the caller frees), for pictures we draw ourselves (QR
  * codes). Starts libvips on first use. */
 sc_code image_png_from_gray(const unsigned char *pixels, int w, int h, void **png, size_t *len);
+
+/* A w x h JPEG of one colour (r, g, b each 0..255) in *jpg (*len bytes,
+ * malloc'd, the caller frees), for the demo catalog's pictures. SC_EINVAL
+ * for a size or colour out of range. Starts libvips on first use. */
+sc_code image_solid_jpeg(int r, int g, int b, int w, int h, void **jpg, size_t *len);
 
 #endif

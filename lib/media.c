@@ -26,6 +26,10 @@ sc_code media_base_key(const char *purpose, const char *tenant, const char *owne
         snprintf(out, MEDIA_KEY_LEN, "media/%s/%s/%s", tenant, owner, media_id);
     } else if (!strcmp(purpose, "avatar")) {
         snprintf(out, MEDIA_KEY_LEN, "media/%s/customers/%s/profile/%s", tenant, owner, media_id);
+    } else if (!strcmp(purpose, "product_image")) {
+        snprintf(out, MEDIA_KEY_LEN, "images/products/%s", media_id);
+    } else if (!strcmp(purpose, "banner")) {
+        snprintf(out, MEDIA_KEY_LEN, "images/banners/%s", media_id);
     } else {
         return SC_EINVAL;
     }

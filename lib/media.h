@@ -7,6 +7,8 @@
  *   staging/<media_id>                                    raw upload awaiting the worker
  *   media/<tenant>/<owner_id>/<media_id>                  base of purpose "media"
  *   media/<tenant>/customers/<user_id>/profile/<media_id> base of purpose "avatar"
+ *   images/products/<media_id>                            base of purpose "product_image"
+ *   images/banners/<media_id>                             base of purpose "banner"
  *   <base>.<ext>                                          full-size object
  *   <base>_<variant>.webp                                 resized variants */
 #ifndef SC_MEDIA_H
@@ -24,9 +26,11 @@
 /* staging/<media_id>. */
 void media_staging_key(const char *media_id, char out[MEDIA_KEY_LEN]);
 
-/* The base key of an asset of purpose ("media" or "avatar"); owner is the
- * owner's user id (for an avatar, the customer's user). SC_EINVAL for another
- * purpose or an argument that is not a UUID. */
+/* The base key of an asset of purpose ("media", "avatar", "product_image" or
+ * "banner"; seed 003 fixes the last two, which are public catalog pictures
+ * and so carry no tenant); owner is the owner's user id (for an avatar, the
+ * customer's user). SC_EINVAL for another purpose or an argument that is not
+ * a UUID. */
 sc_code media_base_key(const char *purpose, const char *tenant, const char *owner,
                        const char *media_id, char out[MEDIA_KEY_LEN]);
 

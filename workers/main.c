@@ -14,7 +14,7 @@
 #include "log.h"
 #include "workers/runtime.h"
 
-#define ROLES(X) X(selftest) X(media)
+#define ROLES(X) X(selftest) X(media) X(cart) X(payment) X(analytics)
 
 #define DECLARE_ROLE(name) extern const struct worker_role role_##name;
 ROLES(DECLARE_ROLE)

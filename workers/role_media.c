@@ -4,6 +4,9 @@
  * object copied to its final key. The row is locked for the whole job and
  * marked ready or failed in the runtime's transaction; Redis, the staging
  * object and a replaced avatar's objects are dealt with after the commit.
+ * Product images and banners (purposes with a catalog row, the asset's
+ * subject) get their fixed public keys from media_base_key, and their row's
+ * status follows the asset's in the same transaction.
  *
  * Idempotence: every output has a fixed key, so a retry or a redelivery
  * after a crash overwrites the same objects; a row that is no longer pending
@@ -14,6 +17,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "db/catalog_images.h"
 #include "db/media_assets.h"
 #include "filetype.h"
 #include "image.h"
@@ -75,7 +79,8 @@ static sc_code fail_asset(db_conn *tx, const struct media_row *row, const char *
              json_pack("{s:s, s:s}", "media_id", row->id, "reason", reason));
     sc_code rc = media_mark_failed(tx, row->id, reason, &status);
     result_status(result, status);
-    return rc;
+    return rc == SC_OK ? catalog_picture_set_status(tx, row->purpose, row->subject_id, "failed")
+                       : rc;
 }
 
 /* Puts each output under its final key and describes the variants as
@@ -101,7 +106,8 @@ static sc_code store_outputs(const char *base, const struct image_output *outs, 
 }
 
 /* Marks the asset ready; an avatar also becomes its customer's, and the
- * asset it replaces is queued for deletion. */
+ * asset it replaces is queued for deletion; a product image or banner
+ * becomes ready to show. */
 static sc_code mark_ready(db_conn *tx, const struct media_row *row, const char *key, int width,
                           int height, json_t *variants, json_t *result)
 {
@@ -116,6 +122,9 @@ static sc_code mark_ready(db_conn *tx, const struct media_row *row, const char *
     if (rc == SC_OK && !strcmp(row->purpose, "avatar") && row->subject_id[0]) {
         rc = media_set_avatar(tx, row->subject_id, row->id, &old_keys);
         json_array_extend(json_object_get(result, "delete"), old_keys);
+    }
+    if (rc == SC_OK) {
+        rc = catalog_picture_set_status(tx, row->purpose, row->subject_id, "ready");
     }
     json_decref(old_keys);
     free(vtext);

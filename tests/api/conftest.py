@@ -15,7 +15,7 @@ STATE = os.environ.get("STATE", os.path.join(ROOT, ".state", "test"))
 BASE = "http://127.0.0.1:%s" % os.environ.get("HTTP_PORT", "25480")
 
 # Worker roles the API tests need running; each role's module adds itself here.
-WORKER_ROLES = ["media"]
+WORKER_ROLES = ["media", "cart", "payment", "analytics"]
 
 
 def _start(name, argv, extra_env=None):

@@ -426,8 +426,9 @@ static void every_accepted_type_is_processed(void **state)
         {".webp", 1, FILETYPE_WEBP, "image/webp"},
         {".gif", 0, FILETYPE_GIF, "image/png"},
         {".heic", 0, FILETYPE_HEIC, "image/jpeg"},
-        {".heic", 1, FILETYPE_HEIC, "image/png"},
+        {".heic", 1, FILETYPE_HEIC, "image/jpeg"},
         {".heif[compression=av1]", 0, FILETYPE_AVIF, "image/jpeg"},
+        {".heif[compression=av1]", 1, FILETYPE_AVIF, "image/jpeg"},
     };
     struct variant_spec specs[IMAGE_MAX_VARIANTS + 1];
     size_t n = default_specs(specs);
@@ -454,7 +455,17 @@ static void every_accepted_type_is_processed(void **state)
         assert_int_equal(outs[2].width, 640);
         assert_int_equal(outs[2].height, 480);
         assert_string_equal(outs[2].mime, cases[i].full_mime);
+        /* The key ingest chose from the input type alone names this output. */
+        assert_string_equal(outs[2].ext, filetype_ext(image_full_type(cases[i].type)));
         assert_outputs_consistent(outs, n);
+        if (cases[i].alpha && !strcmp(cases[i].full_mime, "image/jpeg")) {
+            /* Half-transparent black laid on white is mid grey, not black. */
+            VipsImage *full = decode(outs[2].data, outs[2].len);
+            double grey = 0;
+            assert_int_equal(vips_avg(full, &grey, NULL), 0);
+            assert_true(grey > 150 && grey < 230);
+            g_object_unref(full);
+        }
         VipsImage *thumb = decode(outs[0].data, outs[0].len);
         assert_int_equal(vips_image_hasalpha(thumb), cases[i].alpha);
         g_object_unref(thumb);
@@ -597,6 +608,50 @@ static void specs_follow_the_settings(void **state)
     assert_int_equal(image_specs_from_config(specs, &n, err, sizeof(err)), SC_EINVAL);
 }
 
+/* The full-size type follows from the input type alone (table of every type). */
+static void full_type_depends_on_the_input_type_only(void **state)
+{
+    (void)state;
+    static const struct {
+        enum filetype in, full;
+    } cases[] = {
+        {FILETYPE_JPEG, FILETYPE_JPEG}, {FILETYPE_PNG, FILETYPE_PNG},
+        {FILETYPE_GIF, FILETYPE_PNG},   {FILETYPE_WEBP, FILETYPE_WEBP},
+        {FILETYPE_HEIC, FILETYPE_JPEG}, {FILETYPE_AVIF, FILETYPE_JPEG},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(image_full_type(cases[i].in), cases[i].full);
+    }
+}
+
+static void solid_jpeg_has_the_size_and_colour_asked(void **state)
+{
+    (void)state;
+    void *jpg = NULL;
+    size_t len = 0;
+    assert_int_equal(image_solid_jpeg(200, 40, 10, 64, 48, &jpg, &len), SC_OK);
+    assert_int_equal(filetype_detect(jpg, len), FILETYPE_JPEG);
+    VipsImage *im = decode(jpg, len);
+    assert_int_equal(vips_image_get_width(im), 64);
+    assert_int_equal(vips_image_get_height(im), 48);
+    double *px = NULL;
+    int n = 0;
+    assert_int_equal(vips_getpoint(im, &px, &n, 10, 10, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_true(abs((int)px[0] - 200) < 8 && abs((int)px[1] - 40) < 8 && abs((int)px[2] - 10) < 8);
+    g_free(px);
+    g_object_unref(im);
+    free(jpg);
+    static const int bad[][5] = {
+        {256, 0, 0, 8, 8}, {0, -1, 0, 8, 8}, {0, 0, 0, 0, 8}, {0, 0, 0, 8, IMAGE_MAX_EDGE + 1}};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(
+            image_solid_jpeg(bad[i][0], bad[i][1], bad[i][2], bad[i][3], bad[i][4], &jpg, &len),
+            SC_EINVAL);
+        assert_null(jpg);
+    }
+}
+
 static void settings_have_the_documented_defaults(void **state)
 {
     (void)state;
@@ -623,6 +678,8 @@ int main(void)
         cmocka_unit_test_setup(bad_inputs_are_refused_with_a_reason, setup),
         cmocka_unit_test_setup(every_accepted_type_is_processed, setup),
         cmocka_unit_test_setup(outputs_are_8bit_srgb, setup),
+        cmocka_unit_test_setup(full_type_depends_on_the_input_type_only, setup),
+        cmocka_unit_test_setup(solid_jpeg_has_the_size_and_colour_asked, setup),
     };
     int failed = cmocka_run_group_tests(tests, setup, NULL);
     image_shutdown();

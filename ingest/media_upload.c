@@ -1,0 +1,210 @@
+/* Accepting an upload for the media pipeline (see media_upload.h). */
+#include "media_upload.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "image.h"
+#include "kafka.h"
+#include "log.h"
+#include "media.h"
+#include "s3.h"
+#include "schemas/envelope.h"
+#include "schemas/media_job.h"
+
+#define JSON_TYPE "application/json"
+#define DETAIL_NOT_QUEUED "Media processing is unavailable right now; please try again later"
+
+void upload_reply_failure(struct http_response *res, sc_code rc)
+{
+    if (sc_is_transient(rc)) {
+        http_reply_error(res, 503, "Service temporarily unavailable");
+    } else {
+        http_reply_error(res, 500, "Internal server error");
+    }
+}
+
+/* The file part when it is present, non-empty and of the target's kind;
+ * otherwise replies 422 or 415 and returns NULL. */
+static const struct http_upload *checked_file(struct http_request *req, struct http_response *res,
+                                              enum filetype_kind kind, enum filetype *type)
+{
+    const struct http_upload *up = http_upload_file(req, "file");
+    if (!up) {
+        http_reply_field_error(res, "body", "file", "Field required", "missing");
+        return NULL;
+    }
+    if (up->size == 0) {
+        http_reply_field_error(res, "body", "file", "The file is empty", "value_error");
+        return NULL;
+    }
+    *type = filetype_detect(up->head, up->head_len);
+    if (filetype_kind(*type) != kind) {
+        char detail[160];
+        snprintf(detail, sizeof(detail), "Unsupported file type; accepted: %s",
+                 filetype_accepted(kind));
+        http_reply_error(res, 415, detail);
+        return NULL;
+    }
+    return up;
+}
+
+/* Produces the media.uploaded job of media_id, keyed by it, and waits for the
+ * broker's acknowledgement. */
+static sc_code enqueue(const char *media_id, const char *tenant)
+{
+    struct media_job job;
+    struct envelope env = {0};
+    json_t *data = NULL;
+    char *payload = NULL;
+    size_t len = 0;
+    snprintf(job.media_id, sizeof(job.media_id), "%s", media_id);
+    sc_code rc = media_job_encode(&job, &data);
+    if (rc == SC_OK) {
+        rc = envelope_init(&env, MEDIA_JOB_TYPE, MEDIA_JOB_VERSION, tenant, data);
+    }
+    if (rc == SC_OK) {
+        rc = envelope_encode(&env, &payload, &len);
+    }
+    if (rc == SC_OK) {
+        rc = kafka_produce_sync(cfg.kafka_topic_media, media_id, strlen(media_id), payload, len,
+                                NULL, 0);
+    }
+    envelope_clear(&env);
+    free(payload);
+    return rc;
+}
+
+/* Undoes an accepted upload whose job could not be produced. */
+static void forget_upload(const struct upload_target *t, const char *media_id,
+                          const char *staging_key)
+{
+    db_conn *c = db_acquire();
+    sc_code rc = c ? media_remove(c, media_id) : SC_EUNAVAIL;
+    if (rc == SC_OK && t->forget) {
+        rc = t->forget(c, t->subject);
+    }
+    db_release(c);
+    sc_code rs = s3_delete(staging_key);
+    media_status_forget(media_id);
+    if (rc != SC_OK || rs != SC_OK) {
+        log_json(LOG_ERROR, "could not undo an upload that was not enqueued",
+                 json_pack("{s:s, s:s, s:s}", "media_id", media_id, "row", sc_strerror(rc),
+                           "staging", sc_strerror(rs)));
+    }
+}
+
+/* Inserts the pending asset and the target's own row in one transaction
+ * (the answer in *out) and caches the asset's status. */
+static sc_code record_upload(const struct upload_target *t, const struct media_new *m, char **out)
+{
+    char *status = NULL, *answer = NULL;
+    *out = NULL;
+    db_conn *c = db_acquire();
+    if (!c) {
+        return SC_EUNAVAIL;
+    }
+    sc_code rc = db_begin(c);
+    if (rc == SC_OK) {
+        rc = media_insert(c, m, out, &status);
+    }
+    if (rc == SC_OK && t->record && (rc = t->record(c, m, t->arg, &answer)) == SC_OK) {
+        free(*out);
+        *out = answer;
+    }
+    if (rc == SC_OK) {
+        rc = db_commit(c);
+    }
+    if (rc != SC_OK) {
+        db_rollback(c);
+        free(*out);
+        *out = NULL;
+    }
+    db_release(c);
+    /* Cached before the job exists, so the worker's later status always
+     * overwrites it, never the other way round. A miss is harmless. */
+    if (rc == SC_OK && media_status_publish(m->id, status) != SC_OK) {
+        log_json(LOG_WARN, "media status not cached", json_pack("{s:s}", "media_id", m->id));
+    }
+    free(status);
+    return rc;
+}
+
+void media_accept_upload(struct http_request *req, struct http_response *res,
+                         const struct auth_identity *who, const struct upload_target *t)
+{
+    enum filetype type;
+    const struct http_upload *up = checked_file(req, res, t->kind, &type);
+    char id[CRYPTO_UUID_LEN], staging[MEDIA_KEY_LEN], base[MEDIA_KEY_LEN], object[MEDIA_KEY_LEN];
+    char name[MEDIA_NAME_LEN];
+    char *out = NULL;
+    if (!up) {
+        return;
+    }
+    crypto_uuid_v4(id);
+    media_staging_key(id, staging);
+    sc_code rc = media_base_key(t->purpose, who->tenant_id, t->owner, id, base);
+    if (rc != SC_OK) {
+        upload_reply_failure(res, SC_EINTERNAL);
+        return;
+    }
+    /* The worker writes the full-size image at exactly this key: its type
+     * follows from the input type alone. */
+    media_object_key(base, NULL,
+                     filetype_ext(t->kind == FILETYPE_KIND_IMAGE ? image_full_type(type) : type),
+                     object);
+    media_clean_name(up->filename, name);
+    const struct media_new m = {
+        .id = id,
+        .tenant_id = who->tenant_id,
+        .owner_id = t->owner,
+        .kind = t->kind == FILETYPE_KIND_IMAGE ? "image" : "video",
+        .purpose = t->purpose,
+        .subject_id = t->subject,
+        .original_name = name,
+        .content_type = filetype_mime(type),
+        .sha256 = up->sha256,
+        .staging_key = staging,
+        .object_key = object,
+        .size_bytes = (long long)up->size,
+    };
+    if ((rc = s3_put_file(staging, up->file, up->size, m.content_type)) != SC_OK) {
+        upload_reply_failure(res, rc);
+        return;
+    }
+    if ((rc = record_upload(t, &m, &out)) != SC_OK) {
+        s3_delete(staging);
+        if ((rc == SC_ENOTFOUND || rc == SC_EFOREIGN) && t->not_found) {
+            http_reply_error(res, 404, t->not_found);
+        } else {
+            upload_reply_failure(res, rc);
+        }
+        return;
+    }
+    if ((rc = enqueue(id, who->tenant_id)) != SC_OK) {
+        log_json(LOG_ERROR, "media job not enqueued; upload undone",
+                 json_pack("{s:s, s:s}", "media_id", id, "error", sc_strerror(rc)));
+        forget_upload(t, id, staging);
+        free(out);
+        http_reply_error(res, 503, DETAIL_NOT_QUEUED);
+        return;
+    }
+    http_reply_raw(res, t->status, JSON_TYPE, out, strlen(out));
+}
+
+sc_code media_delete_objects(json_t *keys)
+{
+    size_t i;
+    json_t *k;
+    json_array_foreach(keys, i, k)
+    {
+        sc_code rc = s3_delete(json_string_value(k));
+        if (rc != SC_OK) {
+            return rc;
+        }
+    }
+    return SC_OK;
+}
