@@ -24,6 +24,7 @@
 #include "formparse.h"
 #include "log.h"
 #include "metrics.h"
+#include "offload.h"
 #include "router.h"
 
 /* The connection's memory pool holds the request line and headers plus
@@ -587,6 +588,17 @@ static int is_urlencoded(const char *content_type)
            (content_type[n] == '\0' || content_type[n] == ';' || content_type[n] == ' ');
 }
 
+/* An offload-pool thread: runs the handler of a deferred request and
+ * resumes it with the answer. */
+static void run_offloaded(void *arg)
+{
+    struct req_ctx *ctx = arg;
+    struct http_response res = {0};
+    log_set_request_id(ctx->request_id);
+    ctx->match.route->handler(&ctx->req, &res);
+    http_resume((struct http_deferred *)ctx, &res);
+}
+
 /* Final call: the whole body is here; run the handler. */
 static enum MHD_Result dispatch(struct req_ctx *ctx)
 {
@@ -633,7 +645,15 @@ static enum MHD_Result dispatch(struct req_ctx *ctx)
             return send_error(ctx, 500, "Internal Server Error");
         }
     }
-    route->handler(&ctx->req, &res);
+    if (route->flags & (ROUTE_OFFLOAD | ROUTE_MULTIPART)) {
+        http_defer(&ctx->req);
+        if (offload_submit(run_offloaded, ctx) != SC_OK) {
+            ctx->deferred = 0;
+            return send_error(ctx, 503, "Server busy; try again");
+        }
+    } else {
+        route->handler(&ctx->req, &res);
+    }
     if (!ctx->deferred) {
         return send_response(ctx, &res);
     }

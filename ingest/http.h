@@ -55,6 +55,10 @@ typedef void (*http_handler)(struct http_request *req, struct http_response *res
  * it by the multipart framing (HTTP_MULTIPART_SLACK). */
 #define ROUTE_MULTIPART 0x2
 #define HTTP_MULTIPART_SLACK 65536
+/* The handler blocks on I/O (an S3 PUT, a payment provider): the core defers
+ * the request and runs the handler on the offload pool (offload.h), so the
+ * event-loop threads keep serving quick requests. ROUTE_MULTIPART implies it. */
+#define ROUTE_OFFLOAD 0x4
 
 struct route {
     const char *method;

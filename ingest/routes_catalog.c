@@ -1064,7 +1064,8 @@ const struct route catalog_routes[] = {
     {.method = "GET", .pattern = "/products", .handler = product_list},
     {.method = "GET", .pattern = "/products/{product_id}", .handler = product_get},
     {.method = "PATCH", .pattern = "/products/{product_id}", .handler = product_update},
-    {.method = "DELETE", .pattern = "/products/{product_id}", .handler = product_delete},
+    {.method = "DELETE", .pattern = "/products/{product_id}", .handler = product_delete,
+     .flags = ROUTE_OFFLOAD}, /* deletes its R2 objects */
     {.method = "GET", .pattern = "/categories", .handler = category_list},
     {.method = "GET", .pattern = "/categories/tree", .handler = category_tree},
     {.method = "POST", .pattern = "/categories", .handler = category_create},

@@ -400,14 +400,14 @@ static void banner_update(struct http_request *req, struct http_response *res)
 const struct route catalog_image_routes[] = {
     {"GET", "/products/{product_id}/images", image_list, 0, 0, NULL},
     {"POST", "/products/{product_id}/images", image_upload, 0, ROUTE_MULTIPART, &cfg.image_max_bytes},
-    {"DELETE", "/products/images/{image_id}", image_delete, 0, 0, NULL},
+    {"DELETE", "/products/images/{image_id}", image_delete, 0, ROUTE_OFFLOAD, NULL},
     {"PUT", "/products/images/{image_id}/set-primary", image_set_primary, 0, 0, NULL},
     {"POST", "/banners/upload", banner_upload, 0, ROUTE_MULTIPART, &cfg.image_max_bytes},
     {"GET", "/banners/active", banner_active, 0, 0, NULL},
     {"GET", "/banners", banner_list, 0, 0, NULL},
     {"GET", "/banners/{banner_id}", banner_get, 0, 0, NULL},
     {"PATCH", "/banners/{banner_id}", banner_update, 0, 0, NULL},
-    {"DELETE", "/banners/{banner_id}", banner_delete, 0, 0, NULL},
+    {"DELETE", "/banners/{banner_id}", banner_delete, 0, ROUTE_OFFLOAD, NULL},
 };
 /* clang-format on */
 const size_t catalog_image_routes_len =

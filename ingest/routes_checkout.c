@@ -577,7 +577,9 @@ static void best_sellers_by_category(struct http_request *req, struct http_respo
 }
 
 const struct route checkout_routes[] = {
-    {.method = "POST", .pattern = "/checkout/request", .handler = checkout_request},
+    /* Calls PayOS inline (the client waits for the QR): off the event loops. */
+    {.method = "POST", .pattern = "/checkout/request", .handler = checkout_request,
+     .flags = ROUTE_OFFLOAD},
     {.method = "GET", .pattern = "/checkout/status/{order_id}", .handler = checkout_status},
     {.method = "POST", .pattern = "/checkout/webhook/payos", .handler = payos_webhook},
     {.method = "GET", .pattern = "/orders", .handler = order_list},

@@ -279,7 +279,7 @@ const struct route media_routes[] = {
     {"POST", "/api/v1/media/upload/video", upload_video, 0, ROUTE_MULTIPART, &cfg.video_max_bytes},
     {"GET", "/api/v1/media/", list_media, 0, 0, NULL},
     {"GET", "/api/v1/media/{media_id}", get_media, 0, 0, NULL},
-    {"DELETE", "/api/v1/media/{media_id}", delete_media, 0, 0, NULL},
+    {"DELETE", "/api/v1/media/{media_id}", delete_media, 0, ROUTE_OFFLOAD, NULL},
     {"GET", "/api/v1/media/{media_id}/status", get_status, 0, 0, NULL},
     {"POST", "/media/customers/me/avatar", upload_my_avatar, 0, ROUTE_MULTIPART, &cfg.image_max_bytes},
     {"POST", "/media/customers/{customer_id}/avatar", upload_customer_avatar, 0, ROUTE_MULTIPART,

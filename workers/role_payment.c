@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cart_state.h"
 #include "config.h"
 #include "log.h"
 #include "payos.h"
@@ -84,7 +85,8 @@ static sc_code settle_order(db_conn *tx, const char *order_id, long long amount,
         "  WHERE id = $1 AND status = 'pending'"
         "  RETURNING *"
         "), s AS ("
-        "  UPDATE shopping_sessions SET status = 'checked_out', updated_at = now()"
+        "  UPDATE shopping_sessions SET status = 'checked_out', version = version + 1,"
+        "    updated_at = now()"
         "  WHERE id = (SELECT session_id FROM o WHERE status = 'completed') AND status = 'active'"
         "), n AS ("
         "  INSERT INTO notifications (tenant_id, user_id, title, body)"
@@ -96,6 +98,7 @@ static sc_code settle_order(db_conn *tx, const char *order_id, long long amount,
         "                  total_amount) END"
         "  FROM o"
         ") SELECT json_build_object('order_id', o.id, 'tenant', o.tenant_id, 'user_id', o.user_id,"
+        "  'session_id', o.session_id,"
         "  'status', o.status, 'completed_at', rfc3339(o.completed_at),"
         "  'items', coalesce((SELECT json_agg(json_build_object('product_id', i.product_id,"
         "                      'quantity', i.quantity) ORDER BY i.id)"
@@ -212,6 +215,14 @@ static void payment_after_commit(struct work_ctx *ctx, const struct envelope *ms
         }
         free(text);
         json_decref(cached);
+        /* The cart snapshot still says "active": drop it (the next read
+         * rebuilds it from Postgres) and tell the device. */
+        const char *sid = json_string_value(json_object_get(ctx->result, "session_id"));
+        const char *status = json_string_value(json_object_get(ctx->result, "status"));
+        if (sid && status && !strcmp(status, "completed")) {
+            cart_snapshot_drop(sid);
+            cart_announce_status(sid, "checked_out");
+        }
     }
     outbox_drain(NULL);
 }

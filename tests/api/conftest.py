@@ -54,6 +54,10 @@ def services():
         except requests.RequestException:
             pass
         if procs[0][1].poll() is not None or time.time() > deadline:
+            for _, proc in procs:  # leave no worker behind
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
             raise RuntimeError("ingest did not start; see %s/logs/ingest.log" % STATE)
         time.sleep(0.1)
     yield BASE
