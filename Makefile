@@ -81,9 +81,9 @@ $(BUILD)/smartcart-kafka-mock: $(BUILD)/infra/kafka_mock.o
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS_MODE) $^ $(LDLIBS) -o $@
 
-BENCH_BINS := $(BUILD)/bench/image_bench
+BENCH_BINS := $(BUILD)/bench/image_bench $(BUILD)/bench/loadgen $(BUILD)/bench/produce_bench
 benchbins: $(BENCH_BINS)
-$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(CORE_LIB)
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(BUILD)/tests/bench/latency.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "LD $@"
 	@$(CC) $(LDFLAGS_MODE) $^ $(LDLIBS) -o $@

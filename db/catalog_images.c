@@ -14,33 +14,13 @@
 /* Side of the demo pictures, in pixels: enough for a product card. */
 #define DEMO_SIDE 320
 
-/* Runs sql that yields at most one row; its first column (text) goes to *out
- * (strdup'd) when out is non-NULL. SC_ENOTFOUND when there is no row or the
- * value is NULL. */
-static sc_code query_text(db_conn *c, char **out, const char *sql, int n, const char *const *params)
-{
-    db_rows *rows = NULL;
-    if (out) {
-        *out = NULL;
-    }
-    sc_code rc = db_exec(c, &rows, sql, n, params);
-    const char *text = rc == SC_OK && db_nrows(rows) > 0 ? db_value(rows, 0, 0) : NULL;
-    if (rc == SC_OK && !text) {
-        rc = SC_ENOTFOUND;
-    } else if (rc == SC_OK && out && !(*out = strdup(text))) {
-        rc = SC_ENOMEM;
-    }
-    db_rows_free(rows);
-    return rc;
-}
-
-/* Like query_text for a JSON array, parsed into *keys (the caller's). */
+/* Like db_query_text for a JSON array, parsed into *keys (the caller's). */
 static sc_code query_keys(db_conn *c, json_t **keys, const char *sql, int n,
                           const char *const *params)
 {
     char *text = NULL;
     *keys = NULL;
-    sc_code rc = query_text(c, &text, sql, n, params);
+    sc_code rc = db_query_text(c, &text, sql, n, params);
     if (rc == SC_OK && !(*keys = json_loads(text, 0, NULL))) {
         rc = SC_EINTERNAL;
     }
@@ -58,8 +38,8 @@ const char *catalog_picture_purpose(enum catalog_picture_kind kind)
 sc_code catalog_image_product_exists(db_conn *c, const char *tenant, const char *product)
 {
     const char *p[] = {product, tenant};
-    return query_text(c, NULL,
-                      "SELECT 1 FROM products WHERE id = $1::uuid AND tenant_id = $2::uuid", 2, p);
+    return db_query_text(
+        c, NULL, "SELECT 1 FROM products WHERE id = $1::uuid AND tenant_id = $2::uuid", 2, p);
 }
 
 /* Locks product for a change of its images. FOR NO KEY UPDATE conflicts with
@@ -68,10 +48,10 @@ sc_code catalog_image_product_exists(db_conn *c, const char *tenant, const char 
 static sc_code lock_product(db_conn *tx, const char *tenant, const char *product)
 {
     const char *p[] = {product, tenant};
-    return query_text(tx, NULL,
-                      "SELECT 1 FROM products WHERE id = $1::uuid AND tenant_id = $2::uuid"
-                      " FOR NO KEY UPDATE",
-                      2, p);
+    return db_query_text(tx, NULL,
+                         "SELECT 1 FROM products WHERE id = $1::uuid AND tenant_id = $2::uuid"
+                         " FOR NO KEY UPDATE",
+                         2, p);
 }
 
 /* Demotes the primary image of product, except keep (NULL: none kept). */
@@ -93,23 +73,25 @@ sc_code catalog_image_insert(db_conn *tx, const char *tenant, const char *id, co
     if (rc == SC_OK && is_primary) {
         rc = demote_primary(tx, product, NULL);
     }
-    return rc != SC_OK ? rc
-                       : query_text(tx, out,
-                                    "INSERT INTO product_images AS i (id, product_id, object_key,"
-                                    " image_url, is_primary) VALUES ($1, $2, $3, $4, $5)"
-                                    " RETURNING product_image_record_json(i)::text",
-                                    5, p);
+    return rc != SC_OK
+               ? rc
+               : db_query_text(tx, out,
+                               "INSERT INTO product_images AS i (id, product_id, object_key,"
+                               " image_url, is_primary) VALUES ($1, $2, $3, $4, $5)"
+                               " RETURNING product_image_record_json(i)::text",
+                               5, p);
 }
 
 sc_code catalog_image_list(db_conn *c, const char *tenant, const char *product, char **out)
 {
     const char *p[] = {product, tenant};
-    return query_text(c, out,
-                      "SELECT json_build_object('images', coalesce((SELECT json_agg("
-                      "product_image_record_json(i) ORDER BY i.is_primary DESC, i.created_at, i.id)"
-                      " FROM product_images i WHERE i.product_id = p.id), '[]'))::text"
-                      " FROM products p WHERE p.id = $1::uuid AND p.tenant_id = $2::uuid",
-                      2, p);
+    return db_query_text(
+        c, out,
+        "SELECT json_build_object('images', coalesce((SELECT json_agg("
+        "product_image_record_json(i) ORDER BY i.is_primary DESC, i.created_at, i.id)"
+        " FROM product_images i WHERE i.product_id = p.id), '[]'))::text"
+        " FROM products p WHERE p.id = $1::uuid AND p.tenant_id = $2::uuid",
+        2, p);
 }
 
 sc_code catalog_image_set_primary(db_conn *c, const char *tenant, const char *id, char **out)
@@ -123,19 +105,21 @@ sc_code catalog_image_set_primary(db_conn *c, const char *tenant, const char *id
     }
     /* Callers for the same product queue on its row here, so each one's
      * demote and promote run alone: the unique index never trips. */
-    rc = query_text(c, &product,
-                    "SELECT p.id::text FROM product_images i JOIN products p ON p.id = i.product_id"
-                    " WHERE i.id = $1::uuid AND p.tenant_id = $2::uuid FOR NO KEY UPDATE OF p",
-                    2, p);
+    rc = db_query_text(
+        c, &product,
+        "SELECT p.id::text FROM product_images i JOIN products p ON p.id = i.product_id"
+        " WHERE i.id = $1::uuid AND p.tenant_id = $2::uuid FOR NO KEY UPDATE OF p",
+        2, p);
     if (rc == SC_OK) {
         rc = demote_primary(c, product, id);
     }
     if (rc == SC_OK) {
         const char *q[] = {id, product};
-        rc = query_text(c, out,
-                        "UPDATE product_images AS i SET is_primary = true WHERE id = $1::uuid"
-                        " AND product_id = $2::uuid RETURNING product_image_record_json(i)::text",
-                        2, q);
+        rc =
+            db_query_text(c, out,
+                          "UPDATE product_images AS i SET is_primary = true WHERE id = $1::uuid"
+                          " AND product_id = $2::uuid RETURNING product_image_record_json(i)::text",
+                          2, q);
     }
     if (rc == SC_OK) {
         rc = db_commit(c);
@@ -156,31 +140,31 @@ sc_code catalog_banner_insert(db_conn *tx, const char *tenant, const char *id,
                               const char *image_url, char **out)
 {
     const char *p[] = {id, tenant, in->title, object_key, image_url, in->target_url, in->is_active};
-    return query_text(tx, out,
-                      "INSERT INTO banners AS b (id, tenant_id, title, object_key, image_url,"
-                      " target_url, is_active) VALUES ($1, $2, $3, $4, $5, $6,"
-                      " coalesce($7::boolean, true)) RETURNING banner_json(b)::text",
-                      7, p);
+    return db_query_text(tx, out,
+                         "INSERT INTO banners AS b (id, tenant_id, title, object_key, image_url,"
+                         " target_url, is_active) VALUES ($1, $2, $3, $4, $5, $6,"
+                         " coalesce($7::boolean, true)) RETURNING banner_json(b)::text",
+                         7, p);
 }
 
 sc_code catalog_banner_get(db_conn *c, const char *tenant, const char *id, char **out)
 {
     const char *p[] = {id, tenant};
-    return query_text(c, out,
-                      "SELECT banner_json(b)::text FROM banners b WHERE b.id = $1::uuid AND "
-                      "b.tenant_id = $2::uuid",
-                      2, p);
+    return db_query_text(c, out,
+                         "SELECT banner_json(b)::text FROM banners b WHERE b.id = $1::uuid AND "
+                         "b.tenant_id = $2::uuid",
+                         2, p);
 }
 
 sc_code catalog_banner_list(db_conn *c, const char *tenant, int active_only, char **out)
 {
     const char *p[] = {tenant, active_only ? "t" : "f"};
-    return query_text(c, out,
-                      "SELECT json_build_object('banners', coalesce(json_agg(banner_json(b)"
-                      " ORDER BY b.created_at DESC, b.id), '[]'))::text FROM banners b"
-                      " WHERE b.tenant_id = $1::uuid"
-                      " AND (NOT $2::boolean OR (b.is_active AND b.status = 'ready'))",
-                      2, p);
+    return db_query_text(c, out,
+                         "SELECT json_build_object('banners', coalesce(json_agg(banner_json(b)"
+                         " ORDER BY b.created_at DESC, b.id), '[]'))::text FROM banners b"
+                         " WHERE b.tenant_id = $1::uuid"
+                         " AND (NOT $2::boolean OR (b.is_active AND b.status = 'ready'))",
+                         2, p);
 }
 
 sc_code catalog_banner_update(db_conn *c, const char *tenant, const char *id,
@@ -188,13 +172,13 @@ sc_code catalog_banner_update(db_conn *c, const char *tenant, const char *id,
 {
     const char *p[] = {
         id, tenant, in->title, in->set_target_url ? "t" : "f", in->target_url, in->is_active};
-    return query_text(c, out,
-                      "UPDATE banners AS b SET title = coalesce($3, b.title),"
-                      " target_url = CASE WHEN $4::boolean THEN $5 ELSE b.target_url END,"
-                      " is_active = coalesce($6::boolean, b.is_active)"
-                      " WHERE b.id = $1::uuid AND b.tenant_id = $2::uuid"
-                      " RETURNING banner_json(b)::text",
-                      6, p);
+    return db_query_text(c, out,
+                         "UPDATE banners AS b SET title = coalesce($3, b.title),"
+                         " target_url = CASE WHEN $4::boolean THEN $5 ELSE b.target_url END,"
+                         " is_active = coalesce($6::boolean, b.is_active)"
+                         " WHERE b.id = $1::uuid AND b.tenant_id = $2::uuid"
+                         " RETURNING banner_json(b)::text",
+                         6, p);
 }
 
 /* ---- deletion and the worker ---- */

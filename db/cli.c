@@ -1,4 +1,4 @@
-/* smartcart: the admin command line — migrate, seed, create-admin. */
+/* smartcart: the admin command line — migrate, seed, create-admin, import-vectors, ... */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +10,7 @@
 #include "log.h"
 #include "kafka.h"
 #include "migrate.h"
+#include "models.h"
 #include "payos.h"
 #include "redis.h"
 #include "s3.h"
@@ -27,6 +28,10 @@ static const char usage[] =
     "                       the first line of standard input\n"
     "  seed --demo          add the demo store (categories, ~50 products); repeatable\n"
     "  seed --products N    add a synthetic catalog of N products in N/100 categories\n"
+    "  import-vectors [--replace] [--model ID] FILE\n"
+    "                       upsert the product vectors of FILE ({\"vectors\": [{\"product_id\",\n"
+    "                       \"embedding\"}]}) in one transaction; --replace drops the store's\n"
+    "                       other vectors; --model names the EMBEDDING model that made them\n"
     "  rebuild-bestsellers  rebuild this week's Redis best-seller sets from Postgres\n"
     "  reconcile-payments   ask PayOS about orders pending longer than PAYOS_RECONCILE_AFTER_S\n"
     "  config-doc           print the settings table in the Markdown of docs/configuration.md\n"
@@ -156,6 +161,46 @@ static int cmd_seed(int argc, char **argv)
     return rc == SC_OK ? 0 : 1;
 }
 
+static int cmd_import_vectors(int argc, char **argv)
+{
+    const char *model = NULL, *file = NULL;
+    int replace = 0;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--replace")) {
+            replace = 1;
+        } else if (!strcmp(argv[i], "--model") && i + 1 < argc) {
+            model = argv[++i];
+        } else if (!file && argv[i][0] != '-') {
+            file = argv[i];
+        } else {
+            file = NULL;
+            break;
+        }
+    }
+    if (!file) {
+        fprintf(stderr, "usage: smartcart import-vectors [--replace] [--model MODEL_ID] FILE\n");
+        return 2;
+    }
+    json_error_t jerr;
+    json_t *doc = json_load_file(file, 0, &jerr);
+    if (!doc) {
+        fprintf(stderr, "smartcart: import-vectors: %s: line %d: %s\n", file, jerr.line, jerr.text);
+        return 1;
+    }
+    char err[256] = "";
+    size_t n = 0;
+    db_conn *c = db_acquire();
+    sc_code rc = c ? vectors_import(c, doc, model, replace, &n, err, sizeof(err)) : SC_EUNAVAIL;
+    db_release(c);
+    json_decref(doc);
+    if (rc != SC_OK) {
+        fprintf(stderr, "smartcart: import-vectors failed: %s\n", *err ? err : sc_strerror(rc));
+        return 1;
+    }
+    printf("imported %zu product vectors\n", n);
+    return 0;
+}
+
 static int cmd_rebuild_bestsellers(void)
 {
     sc_code rc = redis_pool_init(cfg.redis_url, 1, (int)cfg.redis_timeout_ms);
@@ -224,6 +269,8 @@ int main(int argc, char **argv)
         status = cmd_seed(argc, argv);
     } else if (!strcmp(argv[1], "create-admin")) {
         status = cmd_create_admin(argc, argv);
+    } else if (!strcmp(argv[1], "import-vectors")) {
+        status = cmd_import_vectors(argc, argv);
     } else if (!strcmp(argv[1], "rebuild-bestsellers")) {
         status = cmd_rebuild_bestsellers();
     } else if (!strcmp(argv[1], "reconcile-payments")) {

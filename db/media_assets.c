@@ -8,35 +8,12 @@
 
 #include "config.h"
 
-/* Runs sql that yields one row; column col (text) goes to *out (strdup'd)
- * when out is non-NULL. SC_ENOTFOUND when there is no row or it is NULL. */
-static sc_code query_text(db_conn *c, const char *sql, int n, const char *const *params, int col,
-                          char **out)
-{
-    db_rows *rows = NULL;
-    sc_code rc = db_exec(c, &rows, sql, n, params);
-    if (rc != SC_OK) {
-        goto out;
-    }
-    const char *text = db_nrows(rows) > 0 ? db_value(rows, 0, col) : NULL;
-    if (!text) {
-        rc = SC_ENOTFOUND;
-        goto out;
-    }
-    if (out && !(*out = strdup(text))) {
-        rc = SC_ENOMEM;
-    }
-out:
-    db_rows_free(rows);
-    return rc;
-}
-
-/* Like query_text for a short value copied into out (size n). */
+/* Like db_query_text for a short value copied into out (size n). */
 static sc_code query_short(db_conn *c, const char *sql, int nparams, const char *const *params,
                            char *out, size_t n)
 {
     char *text = NULL;
-    sc_code rc = query_text(c, sql, nparams, params, 0, &text);
+    sc_code rc = db_query_text(c, &text, sql, nparams, params);
     if (rc == SC_OK) {
         snprintf(out, n, "%s", text);
     }
@@ -87,7 +64,7 @@ sc_code media_get(db_conn *c, const struct media_viewer *v, const char *id, char
     static const char sql[] =
         "SELECT media_json(m, $5)::text FROM media_assets m WHERE m.id = $1::uuid AND " VISIBLE;
     const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f", cfg.public_url};
-    return query_text(c, sql, 5, params, 0, out);
+    return db_query_text(c, out, sql, 5, params);
 }
 
 sc_code media_status(db_conn *c, const struct media_viewer *v, const char *id, char **out)
@@ -95,7 +72,7 @@ sc_code media_status(db_conn *c, const struct media_viewer *v, const char *id, c
     static const char sql[] = "SELECT media_status_json(m, $5)::text FROM media_assets m"
                               " WHERE m.id = $1::uuid AND " VISIBLE;
     const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f", cfg.public_url};
-    return query_text(c, sql, 5, params, 0, out);
+    return db_query_text(c, out, sql, 5, params);
 }
 
 sc_code media_list(db_conn *c, const struct media_viewer *v, const char *kind, const char *skip,
@@ -108,18 +85,19 @@ sc_code media_list(db_conn *c, const struct media_viewer *v, const char *kind, c
         " ORDER BY m.created_at DESC, m.id DESC OFFSET $6 LIMIT $7) p";
     const char *params[] = {kind,           v->tenant_id, v->user_id, v->is_admin ? "t" : "f",
                             cfg.public_url, skip,         limit};
-    return query_text(c, sql, 7, params, 0, out);
+    return db_query_text(c, out, sql, 7, params);
 }
 
 sc_code media_lock_visible(db_conn *tx, const struct media_viewer *v, const char *id, json_t **keys)
 {
     static const char sql[] =
         "SELECT media_object_keys(m)::text FROM media_assets m"
-        " WHERE m.id = $1::uuid AND m.purpose IN ('media', 'avatar') AND " VISIBLE " FOR UPDATE";
+        " WHERE m.id = $1::uuid AND m.purpose IN ('media', 'avatar', 'address_proof') AND " VISIBLE
+        " FOR UPDATE";
     const char *params[] = {id, v->tenant_id, v->user_id, v->is_admin ? "t" : "f"};
     char *text = NULL;
     *keys = NULL;
-    sc_code rc = query_text(tx, sql, 4, params, 0, &text);
+    sc_code rc = db_query_text(tx, &text, sql, 4, params);
     if (rc == SC_OK && !(*keys = json_loads(text, 0, NULL))) {
         rc = SC_EINTERNAL;
     }
@@ -187,7 +165,7 @@ sc_code media_mark_ready(db_conn *tx, const char *id, const char *object_key, co
         " height = $4, variants = $5::jsonb, failure_reason = NULL, updated_at = now()"
         " WHERE id = $1::uuid RETURNING media_status_json(m, $6)::text";
     const char *params[] = {id, object_key, width, height, variants, cfg.public_url};
-    return query_text(tx, sql, 6, params, 0, status);
+    return db_query_text(tx, status, sql, 6, params);
 }
 
 sc_code media_mark_failed(db_conn *tx, const char *id, const char *reason, char **status)
@@ -196,7 +174,7 @@ sc_code media_mark_failed(db_conn *tx, const char *id, const char *reason, char 
         "UPDATE media_assets AS m SET status = 'failed', failure_reason = left($2, 1000),"
         " updated_at = now() WHERE id = $1::uuid RETURNING media_status_json(m, $3)::text";
     const char *params[] = {id, reason, cfg.public_url};
-    return query_text(tx, sql, 3, params, 0, status);
+    return db_query_text(tx, status, sql, 3, params);
 }
 
 sc_code media_status_of(db_conn *c, const char *id, char **status)
@@ -204,16 +182,17 @@ sc_code media_status_of(db_conn *c, const char *id, char **status)
     static const char sql[] =
         "SELECT media_status_json(m, $2)::text FROM media_assets m WHERE m.id = $1::uuid";
     const char *params[] = {id, cfg.public_url};
-    return query_text(c, sql, 2, params, 0, status);
+    return db_query_text(c, status, sql, 2, params);
 }
 
-sc_code media_set_avatar(db_conn *tx, const char *customer, const char *media, json_t **old_keys)
+sc_code media_attach(db_conn *tx, const char *purpose, const char *subject, const char *media,
+                     json_t **old_keys)
 {
-    const char *params[] = {customer, media};
+    const char *params[] = {purpose, subject, media};
     char *text = NULL;
     *old_keys = NULL;
     sc_code rc =
-        query_text(tx, "SELECT media_set_avatar($1::uuid, $2::uuid)::text", 2, params, 0, &text);
+        db_query_text(tx, &text, "SELECT media_attach($1, $2::uuid, $3::uuid)::text", 3, params);
     if (rc == SC_OK && !(*old_keys = json_loads(text, 0, NULL))) {
         rc = SC_EINTERNAL;
     }

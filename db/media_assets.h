@@ -76,8 +76,12 @@ sc_code media_mark_failed(db_conn *tx, const char *id, const char *reason, char 
 /* The status document of id, without an access check (the worker). */
 sc_code media_status_of(db_conn *c, const char *id, char **status);
 
-/* Makes media the avatar of customer and deletes the asset it replaces;
- * *old_keys (the caller's) lists that asset's objects, to delete once tx commits. */
-sc_code media_set_avatar(db_conn *tx, const char *customer, const char *media, json_t **old_keys);
+/* What a ready asset media of purpose does to its subject (media_attach of
+ * migration 0010): an avatar becomes its customer's, an address proof its
+ * address's, and the asset each replaces is deleted; *old_keys (the
+ * caller's) lists that asset's objects, to delete once tx commits ([] when
+ * none, or for a purpose without such an effect). */
+sc_code media_attach(db_conn *tx, const char *purpose, const char *subject, const char *media,
+                     json_t **old_keys);
 
 #endif

@@ -5,22 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs sql yielding one row whose first column is JSON text, copied into
- * *out (caller frees); SC_ENOTFOUND when there is no row or it is NULL. */
-static sc_code query_text(db_conn *c, char **out, const char *sql, int n, const char *const *params)
-{
-    db_rows *rows = NULL;
-    *out = NULL;
-    sc_code rc = db_exec(c, &rows, sql, n, params);
-    const char *text = rc == SC_OK && db_nrows(rows) > 0 ? db_value(rows, 0, 0) : NULL;
-    if (rc == SC_OK) {
-        *out = text ? strdup(text) : NULL;
-        rc = !text ? SC_ENOTFOUND : *out ? SC_OK : SC_ENOMEM;
-    }
-    db_rows_free(rows);
-    return rc;
-}
-
 static char *dup_or_null(const char *s)
 {
     return s ? strdup(s) : NULL;
@@ -140,7 +124,7 @@ sc_code orders_status(db_conn *c, const char *user, const char *order_id, char s
     const char *p[] = {order_id, user};
     char *text = NULL;
     sc_code rc =
-        query_text(c, &text, "SELECT status FROM orders WHERE id = $1 AND user_id = $2", 2, p);
+        db_query_text(c, &text, "SELECT status FROM orders WHERE id = $1 AND user_id = $2", 2, p);
     if (rc == SC_OK) {
         snprintf(status, 16, "%s", text);
     }
@@ -164,18 +148,19 @@ sc_code orders_status(db_conn *c, const char *user, const char *order_id, char s
 sc_code orders_list(db_conn *c, const char *user, const char *skip, const char *limit, char **out)
 {
     const char *p[] = {user, skip, limit};
-    return query_text(c, out,
-                      "SELECT coalesce(json_agg(j ORDER BY created_at DESC, id DESC), '[]') FROM ("
-                      "SELECT " ORDER_JSON " AS j, o.created_at, o.id FROM orders o "
-                      "WHERE o.user_id = $1 ORDER BY o.created_at DESC, o.id DESC "
-                      "OFFSET $2 LIMIT $3) page",
-                      3, p);
+    return db_query_text(
+        c, out,
+        "SELECT coalesce(json_agg(j ORDER BY created_at DESC, id DESC), '[]') FROM ("
+        "SELECT " ORDER_JSON " AS j, o.created_at, o.id FROM orders o "
+        "WHERE o.user_id = $1 ORDER BY o.created_at DESC, o.id DESC "
+        "OFFSET $2 LIMIT $3) page",
+        3, p);
 }
 
 sc_code orders_get(db_conn *c, const char *user, const char *order_id, char **out)
 {
     const char *p[] = {order_id, user};
-    return query_text(
+    return db_query_text(
         c, out, "SELECT " ORDER_JSON " FROM orders o WHERE o.id = $1 AND o.user_id = $2", 2, p);
 }
 
@@ -187,18 +172,18 @@ sc_code notifications_list(db_conn *c, const char *user, const char *skip, const
                            char **out)
 {
     const char *p[] = {user, skip, limit};
-    return query_text(c, out,
-                      "SELECT coalesce(json_agg(j ORDER BY is_read, created_at DESC, id), '[]') "
-                      "FROM (SELECT " NOTIFICATION_JSON " AS j, n.is_read, n.created_at, n.id "
-                      "FROM notifications n WHERE n.user_id = $1 "
-                      "ORDER BY n.is_read, n.created_at DESC, n.id OFFSET $2 LIMIT $3) page",
-                      3, p);
+    return db_query_text(c, out,
+                         "SELECT coalesce(json_agg(j ORDER BY is_read, created_at DESC, id), '[]') "
+                         "FROM (SELECT " NOTIFICATION_JSON " AS j, n.is_read, n.created_at, n.id "
+                         "FROM notifications n WHERE n.user_id = $1 "
+                         "ORDER BY n.is_read, n.created_at DESC, n.id OFFSET $2 LIMIT $3) page",
+                         3, p);
 }
 
 sc_code notifications_mark_read(db_conn *c, const char *user, const char *id, char **out)
 {
     const char *p[] = {id, user};
-    return query_text(
+    return db_query_text(
         c, out,
         "UPDATE notifications n SET is_read = true WHERE n.id = $1 AND n.user_id = $2 "
         "RETURNING " NOTIFICATION_JSON,

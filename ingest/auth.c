@@ -54,12 +54,18 @@ void auth_reply_unauthorized(struct http_response *res, const char *detail)
     http_add_header(res, "WWW-Authenticate", "Bearer");
 }
 
+int auth_request(struct http_request *req, enum auth_need need, struct auth_identity *out,
+                 const char **detail)
+{
+    return auth_check(http_header(req, "Authorization"), http_header(req, "X-Tenant-ID"), need, out,
+                      detail);
+}
+
 static int authenticate(struct http_request *req, struct http_response *res, enum auth_need need,
                         struct auth_identity *out)
 {
     const char *detail;
-    int status = auth_check(http_header(req, "Authorization"), http_header(req, "X-Tenant-ID"),
-                            need, out, &detail);
+    int status = auth_request(req, need, out, &detail);
     if (status == 401) {
         auth_reply_unauthorized(res, detail);
     } else if (status) {

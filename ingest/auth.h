@@ -29,6 +29,11 @@ enum auth_need {
 int auth_check(const char *authorization, const char *tenant_header, enum auth_need need,
                struct auth_identity *out, const char **detail);
 
+/* auth_check on req's headers, without replying: for routes whose error
+ * bodies are not FastAPI's (seeds 001 and 004). */
+int auth_request(struct http_request *req, enum auth_need need, struct auth_identity *out,
+                 const char **detail);
+
 /* Authenticate req for a handler. Return 1 with *out filled when allowed;
  * otherwise reply 401 {"detail":"Could not validate credentials"} with
  * WWW-Authenticate: Bearer, or 403, and return 0 (the handler just returns). */

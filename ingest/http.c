@@ -525,11 +525,14 @@ static enum MHD_Result begin(struct req_ctx *ctx)
     ctx->route_label = route->pattern;
     ctx->max_body = route->max_body ? route->max_body : (size_t)cfg.http_max_json_bytes;
     if (route->flags & ROUTE_MULTIPART) {
-        ctx->max_file = (size_t)*route->max_file;
-        ctx->max_body = ctx->max_file + HTTP_MULTIPART_SLACK;
-        /* NULL when the body is not multipart/form-data: the handler then
-         * finds no file part and says so. */
+        /* NULL when the body is not a form: it is then kept like any route's
+         * body (a JSON PATCH of a route that also takes files), and a handler
+         * that needs a file finds none and says so. */
         ctx->pp = MHD_create_post_processor(ctx->conn, 16 * 1024, on_part, ctx);
+        if (ctx->pp) {
+            ctx->max_file = (size_t)*route->max_file;
+            ctx->max_body = ctx->max_file + HTTP_MULTIPART_SLACK;
+        }
     }
     const char *cl =
         MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -558,9 +561,9 @@ static enum MHD_Result take_body(struct req_ctx *ctx, const char *data, size_t *
         ctx->body_len = ctx->body_cap = 0;
         return MHD_YES;
     }
-    if (ctx->match.route->flags & ROUTE_MULTIPART) {
+    if (ctx->pp) {
         ctx->body_len += n; /* counted, not kept: the parts go to on_part */
-        return !ctx->pp || MHD_post_process(ctx->pp, data, n) == MHD_YES ? MHD_YES : MHD_NO;
+        return MHD_post_process(ctx->pp, data, n) == MHD_YES ? MHD_YES : MHD_NO;
     }
     if (ctx->body_len + n + 1 > ctx->body_cap) {
         size_t cap = ctx->body_cap ? ctx->body_cap : 4096;

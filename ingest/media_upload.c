@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "handlers.h"
 #include "image.h"
 #include "kafka.h"
 #include "log.h"
@@ -18,38 +19,45 @@
 #define JSON_TYPE "application/json"
 #define DETAIL_NOT_QUEUED "Media processing is unavailable right now; please try again later"
 
-void upload_reply_failure(struct http_response *res, sc_code rc)
+enum upload_problem media_upload_check(struct http_request *req, const char *field,
+                                       enum filetype_kind kind, const struct http_upload **up,
+                                       enum filetype *type)
 {
-    if (sc_is_transient(rc)) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    } else {
-        http_reply_error(res, 500, "Internal server error");
+    *up = http_upload_file(req, field);
+    if (!*up) {
+        return UPLOAD_MISSING;
     }
+    if ((*up)->size == 0) {
+        return UPLOAD_EMPTY;
+    }
+    *type = filetype_detect((*up)->head, (*up)->head_len);
+    return filetype_kind(*type) == kind ? UPLOAD_OK : UPLOAD_WRONG_TYPE;
 }
 
 /* The file part when it is present, non-empty and of the target's kind;
  * otherwise replies 422 or 415 and returns NULL. */
 static const struct http_upload *checked_file(struct http_request *req, struct http_response *res,
-                                              enum filetype_kind kind, enum filetype *type)
+                                              const char *field, enum filetype_kind kind,
+                                              enum filetype *type)
 {
-    const struct http_upload *up = http_upload_file(req, "file");
-    if (!up) {
-        http_reply_field_error(res, "body", "file", "Field required", "missing");
-        return NULL;
-    }
-    if (up->size == 0) {
-        http_reply_field_error(res, "body", "file", "The file is empty", "value_error");
-        return NULL;
-    }
-    *type = filetype_detect(up->head, up->head_len);
-    if (filetype_kind(*type) != kind) {
-        char detail[160];
+    const struct http_upload *up = NULL;
+    char detail[160];
+    switch (media_upload_check(req, field, kind, &up, type)) {
+    case UPLOAD_OK:
+        return up;
+    case UPLOAD_MISSING:
+        http_reply_field_error(res, "body", field, "Field required", "missing");
+        break;
+    case UPLOAD_EMPTY:
+        http_reply_field_error(res, "body", field, "The file is empty", "value_error");
+        break;
+    case UPLOAD_WRONG_TYPE:
         snprintf(detail, sizeof(detail), "Unsupported file type; accepted: %s",
                  filetype_accepted(kind));
         http_reply_error(res, 415, detail);
-        return NULL;
+        break;
     }
-    return up;
+    return NULL;
 }
 
 /* Produces the media.uploaded job of media_id, keyed by it, and waits for the
@@ -137,7 +145,8 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
                          const struct auth_identity *who, const struct upload_target *t)
 {
     enum filetype type;
-    const struct http_upload *up = checked_file(req, res, t->kind, &type);
+    const struct http_upload *up =
+        checked_file(req, res, t->field ? t->field : "file", t->kind, &type);
     char id[CRYPTO_UUID_LEN], staging[MEDIA_KEY_LEN], base[MEDIA_KEY_LEN], object[MEDIA_KEY_LEN];
     char name[MEDIA_NAME_LEN];
     char *out = NULL;
@@ -148,7 +157,7 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
     media_staging_key(id, staging);
     sc_code rc = media_base_key(t->purpose, who->tenant_id, t->owner, id, base);
     if (rc != SC_OK) {
-        upload_reply_failure(res, SC_EINTERNAL);
+        handler_reply_failure(res, SC_EINTERNAL);
         return;
     }
     /* The worker writes the full-size image at exactly this key: its type
@@ -172,7 +181,7 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
         .size_bytes = (long long)up->size,
     };
     if ((rc = s3_put_file(staging, up->file, up->size, m.content_type)) != SC_OK) {
-        upload_reply_failure(res, rc);
+        handler_reply_failure(res, rc);
         return;
     }
     if ((rc = record_upload(t, &m, &out)) != SC_OK) {
@@ -180,7 +189,7 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
         if ((rc == SC_ENOTFOUND || rc == SC_EFOREIGN) && t->not_found) {
             http_reply_error(res, 404, t->not_found);
         } else {
-            upload_reply_failure(res, rc);
+            handler_reply_failure(res, rc);
         }
         return;
     }

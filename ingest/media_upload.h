@@ -16,6 +16,7 @@
 /* Who and what an upload is for. */
 struct upload_target {
     enum filetype_kind kind;
+    const char *field;   /* the file part's name; NULL: "file" */
     const char *purpose; /* media_assets.purpose */
     const char *owner;   /* user id owning the asset */
     const char *subject; /* the customer of an avatar, the product image, the banner; else NULL */
@@ -32,16 +33,23 @@ struct upload_target {
     const char *not_found;
 };
 
-/* Stores, records and enqueues the "file" part of req for t, then answers
+/* Stores, records and enqueues the file part of req for t, then answers
  * (t->status with the answer, or 422/415/404/503). */
 void media_accept_upload(struct http_request *req, struct http_response *res,
                          const struct auth_identity *who, const struct upload_target *t);
 
+/* What is wrong with a file part, for routes that answer in their own shape
+ * before calling media_accept_upload (which checks again, the same way). */
+enum upload_problem { UPLOAD_OK, UPLOAD_MISSING, UPLOAD_EMPTY, UPLOAD_WRONG_TYPE };
+
+/* Checks the file part field of req: present, not empty, and of kind by its
+ * magic bytes (then *up and *type are set). */
+enum upload_problem media_upload_check(struct http_request *req, const char *field,
+                                       enum filetype_kind kind, const struct http_upload **up,
+                                       enum filetype *type);
+
 /* Deletes every object named in keys (a JSON array of strings), stopping at
  * the first failure. */
 sc_code media_delete_objects(json_t *keys);
-
-/* 503 for a transient failure rc, else 500, in FastAPI's shape. */
-void upload_reply_failure(struct http_response *res, sc_code rc);
 
 #endif

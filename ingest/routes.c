@@ -13,6 +13,9 @@
     X(media_routes) \
     X(session_routes) \
     X(checkout_routes) \
+    X(profile_routes) \
+    X(customer_routes) \
+    X(model_routes) \
     X(docs_routes)
 /* clang-format on */
 

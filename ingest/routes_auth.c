@@ -7,21 +7,12 @@
 #include "config.h"
 #include "crypto.h"
 #include "db/users.h"
+#include "handlers.h"
 #include "http.h"
 #include "jwt_token.h"
 #include "log.h"
 
 #define DETAIL_BAD_LOGIN "Incorrect email or password"
-
-/* 500 or 503 for a failure that is not the client's. */
-static void reply_failure(struct http_response *res, sc_code rc)
-{
-    if (sc_is_transient(rc)) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    } else {
-        http_reply_error(res, 500, "Internal server error");
-    }
-}
 
 /* The string member name of body into *out; otherwise replies 422 and returns
  * 0. */
@@ -86,7 +77,7 @@ static void register_user(struct http_request *req, struct http_response *res)
         goto out;
     }
     if (!(email = trimmed(email_in))) {
-        reply_failure(res, SC_ENOMEM);
+        handler_reply_failure(res, SC_ENOMEM);
         goto out;
     }
     if (!users_email_valid(email)) {
@@ -111,7 +102,7 @@ static void register_user(struct http_request *req, struct http_response *res)
     } else if (rc == SC_ECONFLICT) {
         http_reply_error(res, 409, "Email already registered");
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 out:
     if (c) {
@@ -154,7 +145,7 @@ static void login(struct http_request *req, struct http_response *res)
         db_release(c);
     }
     if (rc != SC_OK && rc != SC_ENOTFOUND) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
         goto out;
     }
     /* An unknown email costs one hash verification too, and gets the same
@@ -171,7 +162,7 @@ static void login(struct http_request *req, struct http_response *res)
     memcpy(claims.tenant, u.tenant_id, sizeof(claims.tenant));
     rc = jwt_issue(&claims, (int)cfg.jwt_ttl_s, &token);
     if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
         goto out;
     }
     http_reply_json(res, 200,
@@ -199,7 +190,7 @@ static void me(struct http_request *req, struct http_response *res)
         /* A valid token of a user that is gone. */
         auth_reply_unauthorized(res, AUTH_DETAIL_INVALID);
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 }
 

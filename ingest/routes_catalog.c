@@ -13,25 +13,15 @@
 #include "auth.h"
 #include "db/catalog.h"
 #include "db/users.h"
+#include "handlers.h"
+#include "uuid.h"
 #include "http.h"
 #include "log.h"
 #include "routes_catalog.h"
 #include "s3.h"
 
-#define PAGE_LIMIT_MAX 100
 #define PRICE_MAX 9999999999.99 /* numeric(12, 2) */
 #define JSON_TYPE "application/json"
-
-/* ---- replies ---- */
-
-static void reply_failure(struct http_response *res, sc_code rc)
-{
-    if (sc_is_transient(rc)) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    } else {
-        http_reply_error(res, 500, "Internal server error");
-    }
-}
 
 /* Sends text (taken) as the JSON body, or the failure rc with not_found as
  * the 404 detail. */
@@ -46,30 +36,13 @@ static void reply_text(struct http_response *res, sc_code rc, int status, char *
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, not_found);
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 }
 
 static void reply_no_content(struct http_response *res)
 {
     http_reply_raw(res, 204, NULL, NULL, 0);
-}
-
-/* ---- syntax checks ---- */
-
-static int is_uuid(const char *s)
-{
-    static const char hex[] = "0123456789abcdefABCDEF";
-    if (!s || strlen(s) != 36) {
-        return 0;
-    }
-    for (int i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !strchr(hex, s[i]) || !s[i]) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 /* A plain decimal: optional sign, digits, optional fraction. */
@@ -121,65 +94,12 @@ static int is_timestamp_tz(const char *s)
 
 /* ---- path, query and tenant ---- */
 
-/* The path parameter name when it is a UUID; otherwise replies 422 the way
- * FastAPI does for a UUID-typed path parameter and returns NULL. */
-static const char *path_uuid(struct http_request *req, struct http_response *res, const char *name)
-{
-    const char *v = http_param(req, name);
-    if (!is_uuid(v)) {
-        http_reply_field_error(res, "path", name, "Input should be a valid UUID", "uuid_parsing");
-        return NULL;
-    }
-    return v;
-}
-
-/* Query parameter name as an integer in min..max (def when absent), written
- * into buf. Returns 0 after replying 422. */
-static int query_int(struct http_request *req, struct http_response *res, const char *name,
-                     long long def, long long min, long long max, char buf[24])
-{
-    const char *v = http_query(req, name);
-    char msg[80];
-    long long n = def;
-    if (v) {
-        char *end = NULL;
-        n = strtoll(v, &end, 10);
-        if (!*v || *end || strspn(v, "+-0123456789") != strlen(v)) {
-            http_reply_field_error(res, "query", name,
-                                   "Input should be a valid integer, unable to parse string as an "
-                                   "integer",
-                                   "int_parsing");
-            return 0;
-        }
-    }
-    if (n < min) {
-        snprintf(msg, sizeof(msg), "Input should be greater than or equal to %lld", min);
-        http_reply_field_error(res, "query", name, msg, "greater_than_equal");
-        return 0;
-    }
-    if (n > max) {
-        snprintf(msg, sizeof(msg), "Input should be less than or equal to %lld", max);
-        http_reply_field_error(res, "query", name, msg, "less_than_equal");
-        return 0;
-    }
-    snprintf(buf, 24, "%lld", n);
-    return 1;
-}
-
-/* skip (default 0) and limit (default 100, at most PAGE_LIMIT_MAX). */
-static int query_page(struct http_request *req, struct http_response *res, char skip[24],
-                      char limit[24])
-{
-    return query_int(req, res, "skip", 0, 0, 1000000000, skip) &&
-           query_int(req, res, "limit", PAGE_LIMIT_MAX, 1, PAGE_LIMIT_MAX, limit);
-}
-
 /* Optional query parameter that must be a UUID; *out NULL when absent. */
 static int query_uuid(struct http_request *req, struct http_response *res, const char *name,
                       const char **out)
 {
     *out = http_query(req, name);
-    if (*out && !is_uuid(*out)) {
+    if (*out && !uuid_valid(*out)) {
         http_reply_field_error(res, "query", name, "Input should be a valid UUID", "uuid_parsing");
         return 0;
     }
@@ -222,7 +142,7 @@ static int read_tenant(struct http_request *req, struct http_response *res, db_c
         return 1;
     }
     const char *header = http_header(req, "X-Tenant-ID");
-    if (header && !is_uuid(header)) {
+    if (header && !uuid_valid(header)) {
         http_reply_field_error(res, "header", "x-tenant-id", "Input should be a valid UUID",
                                "uuid_parsing");
         return 0;
@@ -231,19 +151,9 @@ static int read_tenant(struct http_request *req, struct http_response *res, db_c
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, "Tenant not found");
     } else if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
     return rc == SC_OK;
-}
-
-/* Borrows a database connection, or replies 503. */
-static db_conn *acquire(struct http_response *res)
-{
-    db_conn *c = db_acquire();
-    if (!c) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    }
-    return c;
 }
 
 /* ---- JSON body fields ---- */
@@ -372,7 +282,7 @@ static int field_value(struct field *f, json_t *v, struct http_response *res)
             return 0;
         }
         if (!(f->owned = strdup(text))) {
-            reply_failure(res, SC_ENOMEM);
+            handler_reply_failure(res, SC_ENOMEM);
             return 0;
         }
         f->value = f->owned;
@@ -392,7 +302,7 @@ static int field_value(struct field *f, json_t *v, struct http_response *res)
             return 0;
         }
         if (!(f->owned = malloc(24))) {
-            reply_failure(res, SC_ENOMEM);
+            handler_reply_failure(res, SC_ENOMEM);
             return 0;
         }
         snprintf(f->owned, 24, "%lld", n);
@@ -403,7 +313,7 @@ static int field_value(struct field *f, json_t *v, struct http_response *res)
         if (!json_is_string(v)) {
             break;
         }
-        if (!is_uuid(json_string_value(v))) {
+        if (!uuid_valid(json_string_value(v))) {
             http_reply_field_error(res, "body", f->name, "Input should be a valid UUID",
                                    "uuid_parsing");
             return 0;
@@ -418,7 +328,7 @@ static int field_value(struct field *f, json_t *v, struct http_response *res)
         json_t *item;
         json_array_foreach(v, i, item)
         {
-            if (!json_is_string(item) || !is_uuid(json_string_value(item))) {
+            if (!json_is_string(item) || !uuid_valid(json_string_value(item))) {
                 http_reply_field_error(res, "body", f->name,
                                        "Input should be a list of valid UUIDs", "uuid_parsing");
                 return 0;
@@ -427,7 +337,7 @@ static int field_value(struct field *f, json_t *v, struct http_response *res)
         /* A Postgres array literal: "{" + n × (36 + ",") + "}". */
         char *lit = malloc(n * 37 + 3);
         if (!lit) {
-            reply_failure(res, SC_ENOMEM);
+            handler_reply_failure(res, SC_ENOMEM);
             return 0;
         }
         char *p = lit;
@@ -514,9 +424,10 @@ static void product_write(struct http_request *req, struct http_response *res, i
     db_conn *c = NULL;
     char *out = NULL;
     json_t *body = NULL;
-    if (!auth_admin(req, res, &who) || (!creating && !(id = path_uuid(req, res, "product_id"))) ||
+    if (!auth_admin(req, res, &who) ||
+        (!creating && !(id = handler_path_uuid(req, res, "product_id"))) ||
         !(body = http_json_body(req, res)) || !fields_parse(body, f, P_COUNT, creating, res) ||
-        !(c = acquire(res))) {
+        !(c = handler_db(res))) {
         goto out;
     }
     struct catalog_product_input in = {
@@ -563,9 +474,9 @@ static void product_update(struct http_request *req, struct http_response *res)
 
 static void product_get(struct http_request *req, struct http_response *res)
 {
-    const char *id = path_uuid(req, res, "product_id");
+    const char *id = handler_path_uuid(req, res, "product_id");
     char tenant[CATALOG_UUID_LEN];
-    db_conn *c = id ? acquire(res) : NULL;
+    db_conn *c = id ? handler_db(res) : NULL;
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_product_get(c, tenant, id, &out);
@@ -580,7 +491,8 @@ static void product_list(struct http_request *req, struct http_response *res)
     char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
     if (!query_uuid(req, res, "category_id", &f.category_id) ||
         !query_price(req, res, "min_price", &f.min_price) ||
-        !query_price(req, res, "max_price", &f.max_price) || !query_page(req, res, skip, limit)) {
+        !query_price(req, res, "max_price", &f.max_price) ||
+        !handler_query_page(req, res, skip, limit)) {
         return;
     }
     if (f.query && strlen(f.query) > 200) {
@@ -593,7 +505,7 @@ static void product_list(struct http_request *req, struct http_response *res)
     }
     f.skip = skip;
     f.limit = limit;
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_product_list(c, tenant, &f, &out);
@@ -607,8 +519,8 @@ static void product_delete(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     const char *id;
     db_conn *c;
-    if (!auth_admin(req, res, &who) || !(id = path_uuid(req, res, "product_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, "product_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     json_t *keys = NULL;
@@ -641,7 +553,7 @@ static void product_delete(struct http_request *req, struct http_response *res)
 static void category_read_all(struct http_request *req, struct http_response *res, int tree)
 {
     char tenant[CATALOG_UUID_LEN];
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc =
@@ -663,9 +575,9 @@ static void category_tree(struct http_request *req, struct http_response *res)
 
 static void category_get(struct http_request *req, struct http_response *res)
 {
-    const char *id = path_uuid(req, res, "category_id");
+    const char *id = handler_path_uuid(req, res, "category_id");
     char tenant[CATALOG_UUID_LEN];
-    db_conn *c = id ? acquire(res) : NULL;
+    db_conn *c = id ? handler_db(res) : NULL;
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_category_get(c, tenant, id, &out);
@@ -684,7 +596,8 @@ static void category_write(struct http_request *req, struct http_response *res, 
     const char *id = NULL;
     db_conn *c = NULL;
     json_t *body = NULL;
-    if (!auth_admin(req, res, &who) || (!creating && !(id = path_uuid(req, res, "category_id"))) ||
+    if (!auth_admin(req, res, &who) ||
+        (!creating && !(id = handler_path_uuid(req, res, "category_id"))) ||
         !(body = http_json_body(req, res)) || !fields_parse(body, f, 2, creating, res)) {
         goto out;
     }
@@ -693,7 +606,7 @@ static void category_write(struct http_request *req, struct http_response *res, 
                                "string_type");
         goto out;
     }
-    if (!(c = acquire(res))) {
+    if (!(c = handler_db(res))) {
         goto out;
     }
     char *out = NULL;
@@ -735,8 +648,8 @@ static void category_delete(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     const char *id, *reason = NULL;
     db_conn *c;
-    if (!auth_admin(req, res, &who) || !(id = path_uuid(req, res, "category_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, "category_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     sc_code rc = catalog_category_delete(c, who.tenant_id, id, &reason);
@@ -763,7 +676,7 @@ static void review_create(struct http_request *req, struct http_response *res)
     db_conn *c = NULL;
     json_t *body = NULL;
     if (auth_user(req, res, &who) && (body = http_json_body(req, res)) &&
-        fields_parse(body, f, 3, 1, res) && (c = acquire(res))) {
+        fields_parse(body, f, 3, 1, res) && (c = handler_db(res))) {
         char *out = NULL;
         int created = 0;
         sc_code rc = catalog_review_upsert(c, who.tenant_id, who.user_id, f[0].value, f[1].value,
@@ -783,10 +696,11 @@ static void review_list(struct http_request *req, struct http_response *res)
         http_reply_field_error(res, "query", "product_id", "Field required", "missing");
         return;
     }
-    if (!query_uuid(req, res, "product_id", &product) || !query_page(req, res, skip, limit)) {
+    if (!query_uuid(req, res, "product_id", &product) ||
+        !handler_query_page(req, res, skip, limit)) {
         return;
     }
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_review_list(c, tenant, product, skip, limit, &out);
@@ -800,8 +714,8 @@ static void review_delete(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     const char *id;
     db_conn *c;
-    if (!auth_user(req, res, &who) || !(id = path_uuid(req, res, "review_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_user(req, res, &who) || !(id = handler_path_uuid(req, res, "review_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     int forbidden = 0;
@@ -826,7 +740,7 @@ static void favorite_add(struct http_request *req, struct http_response *res)
     db_conn *c = NULL;
     json_t *body = NULL;
     if (auth_user(req, res, &who) && (body = http_json_body(req, res)) &&
-        fields_parse(body, f, 1, 1, res) && (c = acquire(res))) {
+        fields_parse(body, f, 1, 1, res) && (c = handler_db(res))) {
         char *out = NULL;
         int created = 0;
         sc_code rc =
@@ -843,8 +757,8 @@ static void favorite_remove(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     const char *id;
     db_conn *c;
-    if (!auth_user(req, res, &who) || !(id = path_uuid(req, res, "product_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_user(req, res, &who) || !(id = handler_path_uuid(req, res, "product_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     sc_code rc = catalog_favorite_remove(c, who.user_id, id);
@@ -852,7 +766,7 @@ static void favorite_remove(struct http_request *req, struct http_response *res)
     if (rc == SC_OK) {
         reply_no_content(res);
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 }
 
@@ -860,7 +774,7 @@ static void favorite_list(struct http_request *req, struct http_response *res)
 {
     struct auth_identity who;
     db_conn *c;
-    if (!auth_user(req, res, &who) || !(c = acquire(res))) {
+    if (!auth_user(req, res, &who) || !(c = handler_db(res))) {
         return;
     }
     char *out = NULL;
@@ -924,7 +838,8 @@ static void promotion_write(struct http_request *req, struct http_response *res,
     const char *id = NULL;
     db_conn *c = NULL;
     json_t *body = NULL;
-    if (!auth_admin(req, res, &who) || (!creating && !(id = path_uuid(req, res, "promotion_id"))) ||
+    if (!auth_admin(req, res, &who) ||
+        (!creating && !(id = handler_path_uuid(req, res, "promotion_id"))) ||
         !(body = http_json_body(req, res)) || !fields_parse(body, f, PR_COUNT, creating, res)) {
         goto out;
     }
@@ -942,7 +857,7 @@ static void promotion_write(struct http_request *req, struct http_response *res,
                                "less_than_equal");
         goto out;
     }
-    if (!(c = acquire(res))) {
+    if (!(c = handler_db(res))) {
         goto out;
     }
     struct catalog_promotion_input in = {
@@ -995,8 +910,8 @@ static void promotion_get(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     const char *id;
     db_conn *c;
-    if (!auth_admin(req, res, &who) || !(id = path_uuid(req, res, "promotion_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, "promotion_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     char *out = NULL;
@@ -1009,7 +924,7 @@ static void promotion_list(struct http_request *req, struct http_response *res)
 {
     struct auth_identity who;
     db_conn *c;
-    if (!auth_admin(req, res, &who) || !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(c = handler_db(res))) {
         return;
     }
     char *out = NULL;
@@ -1021,7 +936,7 @@ static void promotion_list(struct http_request *req, struct http_response *res)
 static void promotion_active(struct http_request *req, struct http_response *res)
 {
     char tenant[CATALOG_UUID_LEN];
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_promotion_list(c, tenant, 1, &out);
@@ -1035,8 +950,8 @@ static void promotion_delete(struct http_request *req, struct http_response *res
     struct auth_identity who;
     const char *id;
     db_conn *c;
-    if (!auth_admin(req, res, &who) || !(id = path_uuid(req, res, "promotion_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, "promotion_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     sc_code rc = catalog_promotion_delete(c, who.tenant_id, id);
@@ -1054,17 +969,14 @@ int catalog_read_tenant(struct http_request *req, struct http_response *res, db_
     return read_tenant(req, res, c, tenant);
 }
 
-const char *catalog_path_uuid(struct http_request *req, struct http_response *res, const char *name)
-{
-    return path_uuid(req, res, name);
-}
-
 const struct route catalog_routes[] = {
     {.method = "POST", .pattern = "/products", .handler = product_create},
     {.method = "GET", .pattern = "/products", .handler = product_list},
     {.method = "GET", .pattern = "/products/{product_id}", .handler = product_get},
     {.method = "PATCH", .pattern = "/products/{product_id}", .handler = product_update},
-    {.method = "DELETE", .pattern = "/products/{product_id}", .handler = product_delete,
+    {.method = "DELETE",
+     .pattern = "/products/{product_id}",
+     .handler = product_delete,
      .flags = ROUTE_OFFLOAD}, /* deletes its R2 objects */
     {.method = "GET", .pattern = "/categories", .handler = category_list},
     {.method = "GET", .pattern = "/categories/tree", .handler = category_tree},

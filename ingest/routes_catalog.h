@@ -1,6 +1,5 @@
 /* What the catalog routes share with the catalog picture routes
- * (routes_catalog_images.c): the tenant a public read sees and the
- * FastAPI-style check of a UUID path parameter. */
+ * (routes_catalog_images.c): the tenant a public read sees. */
 #ifndef SC_INGEST_ROUTES_CATALOG_H
 #define SC_INGEST_ROUTES_CATALOG_H
 
@@ -11,10 +10,5 @@
  * else the default tenant. Replies (401/403/404/422) and returns 0 otherwise. */
 int catalog_read_tenant(struct http_request *req, struct http_response *res, db_conn *c,
                         char tenant[CATALOG_UUID_LEN]);
-
-/* The path parameter name when it is a UUID; otherwise replies 422 and
- * returns NULL. */
-const char *catalog_path_uuid(struct http_request *req, struct http_response *res,
-                              const char *name);
 
 #endif

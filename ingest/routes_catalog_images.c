@@ -17,6 +17,7 @@
 #include "crypto.h"
 #include "db/catalog_images.h"
 #include "db/users.h"
+#include "handlers.h"
 #include "http.h"
 #include "media_upload.h"
 #include "routes_catalog.h"
@@ -41,18 +42,8 @@ static void reply_text(struct http_response *res, sc_code rc, int status, char *
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, not_found);
     } else {
-        upload_reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
-}
-
-/* Borrows a database connection, or replies 503. */
-static db_conn *acquire(struct http_response *res)
-{
-    db_conn *c = db_acquire();
-    if (!c) {
-        upload_reply_failure(res, SC_EUNAVAIL);
-    }
-    return c;
 }
 
 /* ---- field checks (FastAPI / pydantic 2 messages) ---- */
@@ -151,11 +142,11 @@ static void image_upload(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     const char *product, *primary;
     char id[CRYPTO_UUID_LEN];
-    if (!auth_admin(req, res, &who) || !(product = catalog_path_uuid(req, res, "product_id")) ||
+    if (!auth_admin(req, res, &who) || !(product = handler_path_uuid(req, res, "product_id")) ||
         !form_bool(req, res, "is_primary", "false", &primary)) {
         return;
     }
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (!c) {
         return;
     }
@@ -234,8 +225,8 @@ static void banner_upload(struct http_request *req, struct http_response *res)
 static void image_list(struct http_request *req, struct http_response *res)
 {
     char tenant[CATALOG_UUID_LEN], *out = NULL;
-    const char *product = catalog_path_uuid(req, res, "product_id");
-    db_conn *c = product ? acquire(res) : NULL;
+    const char *product = handler_path_uuid(req, res, "product_id");
+    db_conn *c = product ? handler_db(res) : NULL;
     if (c && catalog_read_tenant(req, res, c, tenant)) {
         sc_code rc = catalog_image_list(c, tenant, product, &out);
         reply_text(res, rc, 200, out, DETAIL_NO_PRODUCT);
@@ -249,8 +240,8 @@ static void image_set_primary(struct http_request *req, struct http_response *re
     const char *id;
     db_conn *c;
     char *out = NULL;
-    if (!auth_admin(req, res, &who) || !(id = catalog_path_uuid(req, res, "image_id")) ||
-        !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, "image_id")) ||
+        !(c = handler_db(res))) {
         return;
     }
     sc_code rc = catalog_image_set_primary(c, who.tenant_id, id, &out);
@@ -286,7 +277,7 @@ static void picture_delete(struct http_request *req, struct http_response *res,
 {
     struct auth_identity who;
     const char *id;
-    if (!auth_admin(req, res, &who) || !(id = catalog_path_uuid(req, res, param))) {
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, param))) {
         return;
     }
     sc_code rc = delete_picture(kind, who.tenant_id, id);
@@ -312,7 +303,7 @@ static void banner_delete(struct http_request *req, struct http_response *res)
 static void banner_active(struct http_request *req, struct http_response *res)
 {
     char tenant[CATALOG_UUID_LEN], *out = NULL;
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (c && catalog_read_tenant(req, res, c, tenant)) {
         sc_code rc = catalog_banner_list(c, tenant, 1, &out);
         reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
@@ -325,7 +316,7 @@ static void banner_list(struct http_request *req, struct http_response *res)
     struct auth_identity who;
     db_conn *c;
     char *out = NULL;
-    if (!auth_admin(req, res, &who) || !(c = acquire(res))) {
+    if (!auth_admin(req, res, &who) || !(c = handler_db(res))) {
         return;
     }
     sc_code rc = catalog_banner_list(c, who.tenant_id, 0, &out);
@@ -336,8 +327,8 @@ static void banner_list(struct http_request *req, struct http_response *res)
 static void banner_get(struct http_request *req, struct http_response *res)
 {
     char tenant[CATALOG_UUID_LEN], *out = NULL;
-    const char *id = catalog_path_uuid(req, res, "banner_id");
-    db_conn *c = id ? acquire(res) : NULL;
+    const char *id = handler_path_uuid(req, res, "banner_id");
+    db_conn *c = id ? handler_db(res) : NULL;
     if (c && catalog_read_tenant(req, res, c, tenant)) {
         sc_code rc = catalog_banner_get(c, tenant, id, &out);
         reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
@@ -384,9 +375,9 @@ static void banner_update(struct http_request *req, struct http_response *res)
     json_t *body = NULL;
     db_conn *c;
     char *out = NULL;
-    if (!auth_admin(req, res, &who) || !(id = catalog_path_uuid(req, res, "banner_id")) ||
+    if (!auth_admin(req, res, &who) || !(id = handler_path_uuid(req, res, "banner_id")) ||
         !(body = http_json_body(req, res)) || !banner_patch_fields(body, &in, res) ||
-        !(c = acquire(res))) {
+        !(c = handler_db(res))) {
         json_decref(body);
         return;
     }

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "db/catalog.h"
 #include "db/orders.h"
+#include "handlers.h"
 #include "http.h"
 #include "kafka.h"
 #include "log.h"
@@ -24,21 +25,9 @@
 #include "uuid.h"
 
 #define JSON_TYPE "application/json"
-#define PAGE_LIMIT_MAX 100
 #define DETAIL_ORDER "Order not found"
 #define DETAIL_PAYOS_DOWN "The payment provider is unavailable; please try again later"
 #define DETAIL_PAYOS_REFUSED "The payment provider refused the payment request"
-
-/* ---- replies and input ---- */
-
-static void reply_failure(struct http_response *res, sc_code rc)
-{
-    if (sc_is_transient(rc)) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    } else {
-        http_reply_error(res, 500, "Internal server error");
-    }
-}
 
 /* Sends text (taken) as the body, or the failure rc with not_found as the 404 detail. */
 static void reply_text(struct http_response *res, sc_code rc, char *text, const char *not_found)
@@ -51,62 +40,8 @@ static void reply_text(struct http_response *res, sc_code rc, char *text, const 
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, not_found);
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
-}
-
-static db_conn *acquire(struct http_response *res)
-{
-    db_conn *c = db_acquire();
-    if (!c) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    }
-    return c;
-}
-
-/* The path parameter name when it is a UUID, else replies 422 as FastAPI does. */
-static const char *path_uuid(struct http_request *req, struct http_response *res, const char *name)
-{
-    const char *v = http_param(req, name);
-    if (!uuid_valid(v)) {
-        http_reply_field_error(res, "path", name, "Input should be a valid UUID", "uuid_parsing");
-        return NULL;
-    }
-    return v;
-}
-
-/* Query parameter name as an integer in min..max (def when absent) in buf;
- * 0 after replying 422. */
-static int query_int(struct http_request *req, struct http_response *res, const char *name,
-                     long long def, long long min, long long max, char buf[24])
-{
-    const char *v = http_query(req, name);
-    char *end = NULL;
-    long long n = v ? strtoll(v, &end, 10) : def;
-    if (v && (!*v || *end)) {
-        http_reply_field_error(res, "query", name,
-                               "Input should be a valid integer, unable to parse string as an "
-                               "integer",
-                               "int_parsing");
-        return 0;
-    }
-    if (n < min || n > max) {
-        char msg[80];
-        snprintf(msg, sizeof(msg), "Input should be %s than or equal to %lld",
-                 n < min ? "greater" : "less", n < min ? min : max);
-        http_reply_field_error(res, "query", name, msg,
-                               n < min ? "greater_than_equal" : "less_than_equal");
-        return 0;
-    }
-    snprintf(buf, 24, "%lld", n);
-    return 1;
-}
-
-static int query_page(struct http_request *req, struct http_response *res, char skip[24],
-                      char limit[24])
-{
-    return query_int(req, res, "skip", 0, 0, 1000000000, skip) &&
-           query_int(req, res, "limit", PAGE_LIMIT_MAX, 1, PAGE_LIMIT_MAX, limit);
 }
 
 /* ---- order status cache: order:status:<id> = {"user_id", "status"} ---- */
@@ -186,7 +121,7 @@ static int link_order(struct order_checkout *o, const char *user_id, struct http
         http_reply_error(res, sc_is_transient(rc) ? 503 : 502,
                          sc_is_transient(rc) ? DETAIL_PAYOS_DOWN : DETAIL_PAYOS_REFUSED);
     } else {
-        reply_failure(res, stored);
+        handler_reply_failure(res, stored);
     }
     return 0;
 }
@@ -215,7 +150,7 @@ static void checkout_request(struct http_request *req, struct http_response *res
         http_reply_error(res, 404, "Shopping session not found");
         goto out;
     }
-    if (!(c = acquire(res))) {
+    if (!(c = handler_db(res))) {
         goto out;
     }
     sc_code rc = orders_checkout_begin(c, who.tenant_id, who.user_id, session, &o);
@@ -227,7 +162,7 @@ static void checkout_request(struct http_request *req, struct http_response *res
     } else if (rc == SC_ECONFLICT) {
         http_reply_error(res, 409, "The shopping session is no longer active");
     } else if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
     if (rc != SC_OK) {
         goto out;
@@ -282,7 +217,7 @@ static void payos_webhook(struct http_request *req, struct http_response *res)
     if (rc == SC_EINVAL) {
         http_reply_error(res, 400, "Invalid webhook signature or data");
     } else if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     } else {
         http_reply_json(res, 200, json_pack("{s:s}", "status", "success"));
     }
@@ -296,11 +231,11 @@ static void checkout_status(struct http_request *req, struct http_response *res)
     const char *id;
     char status[16];
     int foreign = 0;
-    if (!auth_user_or_device(req, res, &who) || !(id = path_uuid(req, res, "order_id"))) {
+    if (!auth_user_or_device(req, res, &who) || !(id = handler_path_uuid(req, res, "order_id"))) {
         return;
     }
     if (!cached_status(id, who.user_id, status, &foreign)) {
-        db_conn *c = acquire(res);
+        db_conn *c = handler_db(res);
         if (!c) {
             return;
         }
@@ -324,7 +259,8 @@ static void user_list(struct http_request *req, struct http_response *res,
     struct auth_identity who;
     char skip[24], limit[24], *text = NULL;
     db_conn *c;
-    if (!auth_user(req, res, &who) || !query_page(req, res, skip, limit) || !(c = acquire(res))) {
+    if (!auth_user(req, res, &who) || !handler_query_page(req, res, skip, limit) ||
+        !(c = handler_db(res))) {
         return;
     }
     sc_code rc = list(c, who.user_id, skip, limit, &text);
@@ -341,7 +277,8 @@ static void user_item(struct http_request *req, struct http_response *res, const
     const char *id;
     char *text = NULL;
     db_conn *c;
-    if (!auth_user(req, res, &who) || !(id = path_uuid(req, res, param)) || !(c = acquire(res))) {
+    if (!auth_user(req, res, &who) || !(id = handler_path_uuid(req, res, param)) ||
+        !(c = handler_db(res))) {
         return;
     }
     sc_code rc = get(c, who.user_id, id, &text);
@@ -539,7 +476,7 @@ static void best_sellers_week(struct http_request *req, struct http_response *re
     char limit[24], tenant[CATALOG_UUID_LEN];
     struct auth_identity who;
     int token = http_header(req, "Authorization") != NULL;
-    if (!query_int(req, res, "limit", 10, 1, PAGE_LIMIT_MAX, limit) ||
+    if (!handler_query_int(req, res, "limit", 10, 1, HANDLER_PAGE_LIMIT_MAX, limit) ||
         (token && !auth_user_or_device(req, res, &who))) {
         return;
     }
@@ -550,7 +487,7 @@ static void best_sellers_week(struct http_request *req, struct http_response *re
                                "uuid_parsing");
         return;
     }
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (!c) {
         return;
     }
@@ -569,7 +506,7 @@ static void best_sellers_by_category(struct http_request *req, struct http_respo
     if (!auth_user_or_device(req, res, &who)) {
         return;
     }
-    db_conn *c = acquire(res);
+    db_conn *c = handler_db(res);
     if (c) {
         best_sellers(res, c, who.tenant_id, 0, 2);
         db_release(c);
@@ -578,7 +515,9 @@ static void best_sellers_by_category(struct http_request *req, struct http_respo
 
 const struct route checkout_routes[] = {
     /* Calls PayOS inline (the client waits for the QR): off the event loops. */
-    {.method = "POST", .pattern = "/checkout/request", .handler = checkout_request,
+    {.method = "POST",
+     .pattern = "/checkout/request",
+     .handler = checkout_request,
      .flags = ROUTE_OFFLOAD},
     {.method = "GET", .pattern = "/checkout/status/{order_id}", .handler = checkout_status},
     {.method = "POST", .pattern = "/checkout/webhook/payos", .handler = payos_webhook},

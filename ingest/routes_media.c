@@ -8,11 +8,11 @@
 #include <strings.h>
 
 #include "config.h"
+#include "handlers.h"
 #include "media.h"
 #include "media_upload.h"
 #include "uuid.h"
 
-#define PAGE_LIMIT_MAX 100
 #define JSON_TYPE "application/json"
 #define DETAIL_NOT_FOUND "Media not found"
 #define DETAIL_NO_CUSTOMER "Hồ sơ khách hàng không tồn tại"
@@ -28,7 +28,7 @@ static void reply_text(struct http_response *res, sc_code rc, int status, char *
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_NOT_FOUND);
     } else {
-        upload_reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 }
 
@@ -76,7 +76,7 @@ static void upload_avatar(struct http_request *req, struct http_response *res,
         return;
     }
     if (rc != SC_OK) {
-        upload_reply_failure(res, rc);
+        handler_reply_failure(res, rc);
         return;
     }
     const struct upload_target t = {.kind = FILETYPE_KIND_IMAGE,
@@ -100,7 +100,7 @@ static void upload_my_avatar(struct http_request *req, struct http_response *res
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_NO_CUSTOMER);
     } else if (rc != SC_OK) {
-        upload_reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     } else {
         upload_avatar(req, res, &who, customer);
     }
@@ -116,43 +116,14 @@ static void upload_customer_avatar(struct http_request *req, struct http_respons
 
 /* ---- reads ---- */
 
-/* Query parameter name as an integer in min..max (def when absent) into buf;
- * otherwise replies 422 the way FastAPI does and returns 0. */
-static int query_int(struct http_request *req, struct http_response *res, const char *name,
-                     long long def, long long min, long long max, char buf[24])
-{
-    const char *v = http_query(req, name);
-    char msg[80];
-    long long n = def;
-    if (v) {
-        char *end = NULL;
-        n = strtoll(v, &end, 10);
-        if (!*v || *end || strspn(v, "+-0123456789") != strlen(v)) {
-            http_reply_field_error(res, "query", name,
-                                   "Input should be a valid integer, unable to parse string as an "
-                                   "integer",
-                                   "int_parsing");
-            return 0;
-        }
-    }
-    if (n < min || n > max) {
-        snprintf(msg, sizeof(msg), "Input should be %s %lld",
-                 n < min ? "greater than or equal to" : "less than or equal to",
-                 n < min ? min : max);
-        http_reply_field_error(res, "query", name, msg,
-                               n < min ? "greater_than_equal" : "less_than_equal");
-        return 0;
-    }
-    snprintf(buf, 24, "%lld", n);
-    return 1;
-}
-
 static void list_media(struct http_request *req, struct http_response *res)
 {
     struct auth_identity who;
     char skip[24], limit[24], *out = NULL;
-    if (!auth_user(req, res, &who) || !query_int(req, res, "skip", 0, 0, 1000000000, skip) ||
-        !query_int(req, res, "limit", PAGE_LIMIT_MAX, 1, PAGE_LIMIT_MAX, limit)) {
+    if (!auth_user(req, res, &who) ||
+        !handler_query_int(req, res, "skip", 0, 0, 1000000000, skip) ||
+        !handler_query_int(req, res, "limit", HANDLER_PAGE_LIMIT_MAX, 1, HANDLER_PAGE_LIMIT_MAX,
+                           limit)) {
         return;
     }
     const char *kind = http_query(req, "kind");

@@ -25,6 +25,7 @@
 #include "crypto.h"
 #include "db/cart.h"
 #include "db/users.h"
+#include "handlers.h"
 #include "http.h"
 #include "jwt_token.h"
 #include "kafka.h"
@@ -47,17 +48,6 @@
 #define DETAIL_QR_USED "QR token already used"
 #define DETAIL_SESSION_UNKNOWN "Shopping session not found"
 #define DETAIL_SESSION_CLOSED "Shopping session is not active"
-
-/* ---- shared ---- */
-
-static void reply_failure(struct http_response *res, sc_code rc)
-{
-    if (sc_is_transient(rc)) {
-        http_reply_error(res, 503, "Service temporarily unavailable");
-    } else {
-        http_reply_error(res, 500, "Internal server error");
-    }
-}
 
 static long long wall_ms(void)
 {
@@ -195,7 +185,7 @@ static void generate_qr(struct http_request *req, struct http_response *res)
                                   "poll_secret", secret));
         http_add_header(res, "Cache-Control", "no-store");
     } else {
-        reply_failure(res, rc == SC_ECONFLICT ? SC_EINTERNAL : rc);
+        handler_reply_failure(res, rc == SC_ECONFLICT ? SC_EINTERNAL : rc);
     }
     crypto_wipe(secret, sizeof(secret));
     free(text);
@@ -225,7 +215,7 @@ static void qr_image(struct http_request *req, struct http_response *res)
     } else if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_QR_UNKNOWN);
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
     json_decref(rec);
 }
@@ -250,7 +240,7 @@ static sc_code caller_json(db_conn *c, const struct auth_identity *id, json_t **
 static int claim_won(struct http_response *res, sc_code rc, const char *answer)
 {
     if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     } else if (!strcmp(answer, "missing")) {
         http_reply_error(res, 404, DETAIL_QR_UNKNOWN);
     } else if (!strcmp(answer, "expired")) {
@@ -310,7 +300,7 @@ static void verify_qr(struct http_request *req, struct http_response *res)
                         json_pack("{s:s, s:O, s:s}", "status", "authenticated", "user", user,
                                   "session_id", sid));
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 out:
     if (c) {
@@ -363,7 +353,7 @@ static void check_qr(struct http_request *req, struct http_response *res)
         return;
     }
     if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
         return;
     }
     int authenticated = qr_status_is(rec, "authenticated");
@@ -391,7 +381,7 @@ static void check_qr(struct http_request *req, struct http_response *res)
         http_add_header(res, "Cache-Control", "no-store");
         answer = NULL;
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 out:
     json_decref(answer);
@@ -444,7 +434,7 @@ static void reply_session(struct http_response *res, const struct auth_identity 
     } else if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_SESSION_UNKNOWN);
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
     free(text);
     json_decref(doc);
@@ -571,7 +561,7 @@ static void patch_produce(void *arg)
     envelope_clear(&env);
     if (rc != SC_OK) {
         struct http_response res = {0};
-        reply_failure(&res, rc == SC_ETOOBIG ? SC_EINTERNAL : rc);
+        handler_reply_failure(&res, rc == SC_ETOOBIG ? SC_EINTERNAL : rc);
         http_resume(w->d, &res);
         free(w);
         return;
@@ -590,7 +580,7 @@ static void submit(struct http_request *req, struct http_response *res,
 {
     struct patch_wait *w = calloc(1, sizeof(*w));
     if (!w) {
-        reply_failure(res, SC_ENOMEM);
+        handler_reply_failure(res, SC_ENOMEM);
         return;
     }
     w->id = *id;
@@ -644,7 +634,7 @@ static int patch_allowed(struct http_response *res, const struct auth_identity *
     if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, DETAIL_SESSION_UNKNOWN);
     } else if (rc != SC_OK) {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     } else if (!active) {
         http_reply_error(res, 409, DETAIL_SESSION_CLOSED);
     } else if (missing >= 0) {
@@ -706,7 +696,7 @@ static void prepare_cart(struct http_request *req, struct http_response *res)
     } else if (rc == SC_ENOTFOUND) {
         http_reply_error(res, 404, "No product to put in the cart");
     } else {
-        reply_failure(res, rc);
+        handler_reply_failure(res, rc);
     }
 }
 

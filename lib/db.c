@@ -216,8 +216,7 @@ static sc_code prepared_name(db_conn *c, const char *sql, int nparams, char name
     return SC_EINTERNAL;
 }
 
-sc_code db_exec(db_conn *c, db_rows **out, const char *sql, int nparams,
-                const char *const *params)
+sc_code db_exec(db_conn *c, db_rows **out, const char *sql, int nparams, const char *const *params)
 {
     if (out) {
         *out = NULL;
@@ -259,6 +258,24 @@ sc_code db_query_json(db_conn *c, json_t **out, const char *sql, int nparams,
     *out = json_loads(text, JSON_DECODE_ANY, &jerr);
     db_rows_free(rows);
     return *out ? SC_OK : SC_EINTERNAL;
+}
+
+sc_code db_query_text(db_conn *c, char **out, const char *sql, int nparams,
+                      const char *const *params)
+{
+    db_rows *rows = NULL;
+    if (out) {
+        *out = NULL;
+    }
+    sc_code rc = db_exec(c, &rows, sql, nparams, params);
+    const char *text = rc == SC_OK && db_nrows(rows) > 0 ? db_value(rows, 0, 0) : NULL;
+    if (rc == SC_OK && !text) {
+        rc = SC_ENOTFOUND;
+    } else if (rc == SC_OK && out && !(*out = strdup(text))) {
+        rc = SC_ENOMEM;
+    }
+    db_rows_free(rows);
+    return rc;
 }
 
 sc_code db_exec_script(db_conn *c, const char *sql)

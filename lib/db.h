@@ -27,8 +27,7 @@ void db_release(db_conn *c);
  * Errors: SC_ECONFLICT unique violation, SC_EFOREIGN foreign key, SC_EINVAL
  * check/format violation, SC_EUNAVAIL connection lost or serialisation
  * failure (transient), SC_ETIMEOUT statement timeout, SC_EINTERNAL else. */
-sc_code db_exec(db_conn *c, db_rows **out, const char *sql, int nparams,
-                const char *const *params);
+sc_code db_exec(db_conn *c, db_rows **out, const char *sql, int nparams, const char *const *params);
 
 /* Like db_exec for SQL built at run time: not prepared, not cached. */
 sc_code db_exec_dynamic(db_conn *c, db_rows **out, const char *sql, int nparams,
@@ -37,6 +36,12 @@ sc_code db_exec_dynamic(db_conn *c, db_rows **out, const char *sql, int nparams,
 /* Runs sql that yields one row with one json/jsonb column and parses it.
  * SC_ENOTFOUND when there is no row or the value is NULL. *out is owned by the caller. */
 sc_code db_query_json(db_conn *c, json_t **out, const char *sql, int nparams,
+                      const char *const *params);
+
+/* Runs sql that yields one row and copies its first column into *out
+ * (strdup'd, the caller frees) when out is non-NULL. SC_ENOTFOUND when there
+ * is no row or the value is NULL; else db_exec's codes. */
+sc_code db_query_text(db_conn *c, char **out, const char *sql, int nparams,
                       const char *const *params);
 
 /* Several ;-separated statements without parameters (migrations). */

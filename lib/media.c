@@ -25,7 +25,11 @@ sc_code media_base_key(const char *purpose, const char *tenant, const char *owne
     if (!strcmp(purpose, "media")) {
         snprintf(out, MEDIA_KEY_LEN, "media/%s/%s/%s", tenant, owner, media_id);
     } else if (!strcmp(purpose, "avatar")) {
-        snprintf(out, MEDIA_KEY_LEN, "media/%s/customers/%s/profile/%s", tenant, owner, media_id);
+        snprintf(out, MEDIA_KEY_LEN, "media/%s/" MEDIA_PRIVATE_DIR "/%s/profile/%s", tenant, owner,
+                 media_id);
+    } else if (!strcmp(purpose, "address_proof")) {
+        snprintf(out, MEDIA_KEY_LEN, "media/%s/" MEDIA_PRIVATE_DIR "/%s/address/%s", tenant, owner,
+                 media_id);
     } else if (!strcmp(purpose, "product_image")) {
         snprintf(out, MEDIA_KEY_LEN, "images/products/%s", media_id);
     } else if (!strcmp(purpose, "banner")) {

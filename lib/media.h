@@ -3,10 +3,12 @@
  * Redis (a cache of Postgres: `media:status:<id>` with a TTL, plus a message
  * on channel `media.status` whenever it changes).
  *
- * Key layout (every key is [a-z0-9/_.-] only, so it needs no URL encoding):
+ * Key layout (every key is [a-z0-9/_.-] only, so it needs no URL encoding;
+ * keys under media/<tenant>/customers/ are private, see MEDIA_PRIVATE_PREFIX):
  *   staging/<media_id>                                    raw upload awaiting the worker
  *   media/<tenant>/<owner_id>/<media_id>                  base of purpose "media"
  *   media/<tenant>/customers/<user_id>/profile/<media_id> base of purpose "avatar"
+ *   media/<tenant>/customers/<user_id>/address/<media_id> base of purpose "address_proof"
  *   images/products/<media_id>                            base of purpose "product_image"
  *   images/banners/<media_id>                             base of purpose "banner"
  *   <base>.<ext>                                          full-size object
@@ -23,11 +25,15 @@
 #define MEDIA_NAME_LEN (MEDIA_NAME_MAX_CHARS * 4 + 1)
 #define MEDIA_STATUS_CHANNEL "media.status"
 
+/* Private objects (seed 004) live under media/<tenant>/MEDIA_PRIVATE_DIR/;
+ * they get no public URL, only ingest's checked route GET /<key>. */
+#define MEDIA_PRIVATE_DIR "customers"
+
 /* staging/<media_id>. */
 void media_staging_key(const char *media_id, char out[MEDIA_KEY_LEN]);
 
-/* The base key of an asset of purpose ("media", "avatar", "product_image" or
- * "banner"; seed 003 fixes the last two, which are public catalog pictures
+/* The base key of an asset of purpose ("media", "avatar", "address_proof",
+ * "product_image" or "banner"; seed 003 fixes the last two, which are public catalog pictures
  * and so carry no tenant); owner is the owner's user id (for an avatar, the
  * customer's user). SC_EINVAL for another purpose or an argument that is not
  * a UUID. */

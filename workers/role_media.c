@@ -105,9 +105,9 @@ static sc_code store_outputs(const char *base, const struct image_output *outs, 
     return SC_OK;
 }
 
-/* Marks the asset ready; an avatar also becomes its customer's, and the
- * asset it replaces is queued for deletion; a product image or banner
- * becomes ready to show. */
+/* Marks the asset ready; an avatar (an address proof) also becomes its
+ * customer's (address's), and the asset it replaces is queued for deletion;
+ * a product image or banner becomes ready to show. */
 static sc_code mark_ready(db_conn *tx, const struct media_row *row, const char *key, int width,
                           int height, json_t *variants, json_t *result)
 {
@@ -119,8 +119,8 @@ static sc_code mark_ready(db_conn *tx, const struct media_row *row, const char *
                                           vtext, &status)
                        : SC_ENOMEM;
     result_status(result, status);
-    if (rc == SC_OK && !strcmp(row->purpose, "avatar") && row->subject_id[0]) {
-        rc = media_set_avatar(tx, row->subject_id, row->id, &old_keys);
+    if (rc == SC_OK && row->subject_id[0]) {
+        rc = media_attach(tx, row->purpose, row->subject_id, row->id, &old_keys);
         json_array_extend(json_object_get(result, "delete"), old_keys);
     }
     if (rc == SC_OK) {

@@ -3,7 +3,10 @@
  * libvips ceiling in the same run (the same thumbnails and encodes made one
  * after another with plain libvips calls, no checks, no stripping), and the
  * process's peak RSS. Usage: image_bench [file.jpg] [iterations]; without a
- * file a 4000x3000 (12-megapixel) JPEG is generated in memory first. */
+ * file a 4000x3000 (12-megapixel) JPEG is generated in memory first.
+ * image_bench --write file.jpg [width height] writes that generated JPEG (or
+ * one of the given size) and exits, so the other benchmarks (vipsthumbnail,
+ * uploads) use the same kind of picture. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,29 +31,36 @@ static long peak_rss_mib(void)
     return ru.ru_maxrss / 1024;
 }
 
-/* A photo-like 12-megapixel JPEG: a gradient with mild noise. */
-static void *generate(size_t *len)
+#define GEN_NOISE_SIGMA 6.0
+
+/* A photo-like 12-megapixel JPEG: colour gradients over the whole 0..255
+ * range with noise in every band, so its size and decode cost are those of a
+ * camera picture (a few MB at Q90), not of a flat or clipped image. */
+static void *generate(int width, int height, size_t *len)
 {
-    VipsImage *xy = NULL, *x = NULL, *noise = NULL, *sum = NULL, *rgb = NULL;
+    VipsImage *t[10] = {0};
     void *buf = NULL;
-    if (vips_xyz(&xy, 4000, 3000, NULL) || vips_extract_band(xy, &x, 0, NULL) ||
-        vips_gaussnoise(&noise, 4000, 3000, "sigma", 12.0, "mean", 0.0, NULL) ||
-        vips_add(x, noise, &sum, NULL)) {
-        return NULL;
-    }
-    VipsImage *bands[3] = {sum, sum, sum};
-    if (!vips_bandjoin(bands, &rgb, 3, NULL)) {
-        VipsImage *u = NULL;
-        if (!vips_cast(rgb, &u, VIPS_FORMAT_UCHAR, NULL)) {
-            vips_image_write_to_buffer(u, ".jpg[Q=85]", &buf, len, NULL);
-            g_object_unref(u);
+    double scale[] = {255.0 / width, 255.0 / height}, offset[] = {0, 0};
+    if (!vips_xyz(&t[0], width, height, NULL) &&
+        !vips_linear(t[0], &t[1], scale, offset, 2, NULL) && !vips_bandmean(t[1], &t[2], NULL) &&
+        !vips_bandjoin2(t[1], t[2], &t[3], NULL)) {
+        for (int i = 4; i < 7; i++) {
+            if (vips_gaussnoise(&t[i], width, height, "sigma", GEN_NOISE_SIGMA, "mean", 0.0,
+                                NULL)) {
+                goto out;
+            }
         }
-        g_object_unref(rgb);
+        if (!vips_bandjoin(&t[4], &t[7], 3, NULL) && !vips_add(t[3], t[7], &t[8], NULL) &&
+            !vips_cast(t[8], &t[9], VIPS_FORMAT_UCHAR, NULL)) {
+            vips_image_write_to_buffer(t[9], ".jpg[Q=90]", &buf, len, NULL);
+        }
     }
-    g_object_unref(sum);
-    g_object_unref(noise);
-    g_object_unref(x);
-    g_object_unref(xy);
+out:
+    for (int i = 0; i < 10; i++) {
+        if (t[i]) {
+            g_object_unref(t[i]);
+        }
+    }
     return buf;
 }
 
@@ -101,7 +111,20 @@ int main(int argc, char **argv)
         return 1;
     }
     size_t len = 0;
-    void *buf = argc > 1 ? slurp(argv[1], &len) : generate(&len);
+    if ((argc == 3 || argc == 5) && !strcmp(argv[1], "--write")) {
+        void *img =
+            generate(argc == 5 ? atoi(argv[3]) : 4000, argc == 5 ? atoi(argv[4]) : 3000, &len);
+        FILE *f = img ? fopen(argv[2], "wb") : NULL;
+        int bad = !f || fwrite(img, 1, len, f) != len;
+        bad |= f && fclose(f);
+        g_free(img);
+        image_shutdown();
+        if (bad) {
+            fprintf(stderr, "image_bench: cannot write %s\n", argv[2]);
+        }
+        return bad;
+    }
+    void *buf = argc > 1 ? slurp(argv[1], &len) : generate(4000, 3000, &len);
     int iterations = argc > 2 ? atoi(argv[2]) : 10;
     struct variant_spec specs[IMAGE_MAX_VARIANTS + 1];
     size_t n;
@@ -139,6 +162,9 @@ int main(int argc, char **argv)
     printf("%-34s %10.1f %10.2f\n", "libvips ceiling (sequential)", ceiling * 1e3, 1 / ceiling);
     printf("ratio: %.0f%% of the ceiling\n", 100 * ceiling / ours);
     printf("peak RSS: %ld MiB before processing, %ld MiB after image_process\n", rss_before,
+           rss_ours);
+    /* For the bench scripts. */
+    printf("RESULT ms_per_image=%.1f ceiling_ms=%.1f peak_rss_mib=%ld\n", ours * 1e3, ceiling * 1e3,
            rss_ours);
     if (argc > 1) {
         free(buf);

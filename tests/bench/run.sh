@@ -4,14 +4,16 @@
 # Prints a table; docs/performance.md records the figures of a run.
 #   BENCH_SECONDS (default 15) per load run, BENCH_PRODUCTS (default 100000),
 #   BENCH_PROFILE (default bench) and BENCH_PORT_BASE so runs side by side keep apart,
-#   BENCH_SUITES (default "catalog media") to run only some.
+#   BENCH_SUITES (default "catalog media uploads cart webhooks") to run only some.
+# Suites other than catalog are scripts of their own (tests/bench/<suite>.sh,
+# sharing tests/bench/lib.sh), run as child processes with this environment.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 BUILD=${BUILD:-build/release}
 secs=${BENCH_SECONDS:-15}
 nproducts=${BENCH_PRODUCTS:-100000}
-suites=" ${BENCH_SUITES:-catalog media} "
+suites=" ${BENCH_SUITES:-catalog media uploads cart webhooks} "
 profile=${BENCH_PROFILE:-bench}
 state="$root/.state/$profile"
 mkdir -p "$state/logs"
@@ -57,18 +59,22 @@ run_wrk() { # label, paths file, connections
         awk -v l="$1" '/^RESULT/ {sub(/^RESULT /, ""); print l, $0}'
 }
 cached() { psql "$DATABASE_URL" -tAc "SELECT count(*) FROM product_search_cache"; }
+uncache() { psql "$DATABASE_URL" -qc "TRUNCATE product_search_cache"; }
 
 if [[ $suites == *" catalog "* ]]; then
     echo
     echo "== catalog ($nproducts products, 32 concurrent clients, ${secs}s each, load $(cut -d' ' -f1 /proc/loadavg))"
     run_wrk "GET /products/{id}" "$state/paths_get" 32
+    uncache
     run_wrk "GET /products/?query= (20 popular queries)" "$state/paths_search" 32
+    uncache
     before=$(cached)
     run_wrk "GET /products/?query= ($(wc -l <"$state/paths_search_cold") distinct queries)" "$state/paths_search_cold" 32
     echo "  result-cache misses during the distinct-query run: $(($(cached) - before))"
 fi
-if [[ $suites == *" media "* ]]; then
-    echo
-    echo "== media worker: one 12-megapixel JPEG into the default variants"
-    "$BUILD/bench/image_bench" 2>/dev/null
-fi
+export BUILD state secs
+for suite in media uploads cart webhooks; do
+    if [[ $suites == *" $suite "* ]]; then
+        "tests/bench/$suite.sh"
+    fi
+done

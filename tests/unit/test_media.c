@@ -23,6 +23,7 @@ static void base_keys(void **state)
     } cases[] = {
         {"media", T, U, M, SC_OK, "media/" T "/" U "/" M},
         {"avatar", T, U, M, SC_OK, "media/" T "/customers/" U "/profile/" M},
+        {"address_proof", T, U, M, SC_OK, "media/" T "/customers/" U "/address/" M},
         {"media", T, U, "3F1C2B6E-8D4A-4F7E-9A51-0C2D7E6B9F10", SC_OK, "media/" T "/" U "/" M},
         {"product_image", T, U, M, SC_OK, "images/products/" M},
         {"banner", T, U, M, SC_OK, "images/banners/" M},

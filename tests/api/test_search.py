@@ -1,0 +1,108 @@
+"""Product search at scale (migration 0008): the ranked ids of a listing are
+cached, so every write that changes what a listing finds must show at once;
+pages past the cached depth (skip + limit > 100) agree with the cached ones;
+names that start with the query rank above names that merely contain it."""
+import os
+import subprocess
+import uuid
+
+import pytest
+import requests
+
+from conftest import BASE, auth
+
+
+def sql(query):
+    out = subprocess.run(["psql", os.environ["DATABASE_URL"], "-Atc", query], check=True,
+                         capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def listing(**params):
+    r = requests.get(BASE + "/products/", params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def names(page):
+    return [p["name"] for p in page["products"]]
+
+
+@pytest.fixture
+def h(admin):
+    return auth(admin["token"])
+
+
+def post(h, path, body, status=201):
+    r = requests.post(BASE + path, json=body, headers=h)
+    assert r.status_code == status, r.text
+    return r.json()
+
+
+def patch(h, path, body):
+    r = requests.patch(BASE + path, json=body, headers=h)
+    assert r.status_code == 200, r.text
+
+
+def delete(h, path):
+    assert requests.delete(BASE + path, headers=h).status_code == 204
+
+
+# Each case: a write after a first search, then what the same search (and
+# filters) must answer. {tag} is a word of this test only.
+@pytest.mark.parametrize("change,query,filters,expected", [
+    ("rename", "{tag} moi", {}, ["Bánh {tag} mới"]),
+    ("rename-away", "{tag}", {}, []),
+    ("price", "{tag}", {"min_price": 50000}, ["Bánh {tag} cũ"]),
+    ("move", "{tag}", {"category": "b"}, ["Bánh {tag} cũ"]),
+    ("move", "{tag}", {"category": "a"}, []),
+    ("delete", "{tag}", {}, []),
+    ("add", "{tag}", {}, ["Kẹo {tag}", "Bánh {tag} cũ"]),  # the shorter name first
+])
+def test_writes_show_in_the_next_search(h, change, query, filters, expected):
+    tag = "zq" + uuid.uuid4().hex[:8]
+    cats = {k: post(h, "/categories", {"name": "Tìm kiếm " + k + tag})["id"] for k in "ab"}
+    p = post(h, "/products/", {"name": "Bánh %s cũ" % tag, "price": 10000,
+                               "category_ids": [cats["a"]]})
+    params = {"query": query.format(tag=tag)}
+    if "min_price" in filters:
+        params["min_price"] = filters["min_price"]
+    if "category" in filters:
+        params["category_id"] = cats[filters["category"]]
+    listing(**params)  # cached now
+    if change == "rename":
+        patch(h, "/products/" + p["id"], {"name": "Bánh %s mới" % tag})
+    elif change == "rename-away":
+        patch(h, "/products/" + p["id"], {"name": "Bánh mới"})
+    elif change == "price":
+        patch(h, "/products/" + p["id"], {"price": 60000})
+    elif change == "move":
+        patch(h, "/products/" + p["id"], {"category_ids": [cats["b"]]})
+    elif change == "delete":
+        delete(h, "/products/" + p["id"])
+    else:
+        post(h, "/products/", {"name": "Kẹo " + tag, "price": 5000})
+    page = listing(**params)
+    assert names(page) == [e.format(tag=tag) for e in expected]
+    assert page["total"] == len(expected)
+
+
+def test_pages_past_the_cached_depth_continue_the_ranking():
+    tag = "zq" + uuid.uuid4().hex[:8]
+    sql("INSERT INTO products (tenant_id, name, price) SELECT t.id, 'Hàng %s ' || lpad(g::text, 3, '0'), "
+        "1000 FROM tenants t, generate_series(1, 105) g WHERE t.slug = 'default'" % tag)
+    first = listing(query=tag, limit=100)
+    rest = listing(query=tag, skip=100, limit=10)
+    assert first["total"] == rest["total"] == 105
+    assert names(first) + names(rest) == ["Hàng %s %03d" % (tag, g) for g in range(1, 106)]
+    assert names(listing(query=tag, skip=98, limit=4)) == names(first)[98:] + names(rest)[:2]
+
+
+def test_a_name_starting_with_the_query_ranks_first(h):
+    tag = "zq" + uuid.uuid4().hex[:8]
+    cat = post(h, "/categories", {"name": "Xếp hạng " + tag})["id"]
+    for name in ["Trà sữa tươi " + tag, "Sữa tươi ít đường " + tag, "Bánh " + tag]:
+        post(h, "/products/", {"name": name, "price": 1000, "description": "sữa tươi",
+                               "category_ids": [cat]})
+    page = listing(query="sua tuoi", category_id=cat)
+    assert names(page) == ["Sữa tươi ít đường " + tag, "Trà sữa tươi " + tag, "Bánh " + tag]

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `make bench` suite "uploads" (issue 3): end-to-end latency from the 202 to
+# `ready` for 1-megapixel JPEGs at a steady 20 uploads/s with one media worker
+# (beside the rate that worker made images ready), then at half the worker's
+# rate (beside image_process of that file alone); then upload acceptance of a
+# 200 KB JPEG at 32 concurrent clients with no worker running, beside signed
+# PUTs of the same file straight to the same S3 server at the same
+# concurrency (the ceiling). Run by tests/bench/run.sh.
+. tests/bench/lib.sh
+small=$(picture 200k 900 675)
+onemp=$(picture 1mp 1155 866)
+rate=${BENCH_E2E_RATE:-20}
+e2e_secs=${BENCH_E2E_SECONDS:-15}
+start_ingest
+tok=$(client token bench-media@example.com)
+
+echo
+echo "== uploads end to end (issue 3): 1-megapixel JPEG ($(($(stat -c %s "$onemp") / 1024)) KB)," \
+    "one media worker; 202 -> ready as announced on Redis media.status"
+start_worker media
+worker=$started
+e2e=$(client media-e2e "$onemp" "$rate" "$e2e_secs")
+drain=$(field ready_per_s "$e2e")
+# Below the worker's capacity, nothing queues: the latency of one upload.
+calm_rate=$(awk -v d="$drain" 'BEGIN { r = int(d / 2); print (r < 1 ? 1 : r) }')
+calm=$(client media-e2e "$onemp" "$calm_rate" 10)
+stop "$worker"
+floor=$(field ms_per_image "$("$BUILD/bench/image_bench" "$onemp" 20 2>/dev/null | grep '^RESULT')")
+e2e_row() {
+    printf '  %-52s p50 %8s ms  p99 %8s ms  n=%s failed=%s unfinished=%s\n' "$1" \
+        "$(field p50_ms "$2")" "$(field p99_ms "$2")" "$(field n "$2")" "$(field failed "$2")" \
+        "$(field unfinished "$2")"
+}
+e2e_row "at $rate uploads/s for ${e2e_secs}s" "$e2e"
+printf '  %-52s %8s images/s\n' "ceiling: the worker's rate of ready images meanwhile" "$drain"
+ratio "worker rate / offered rate" "$drain" "$rate"
+e2e_row "at $calm_rate uploads/s for 10s (half the worker's rate)" "$calm"
+printf '  %-52s %8s ms\n' "floor: image_process of the same file, alone" "$floor"
+awk -v f="$floor" -v p="$(field p50_ms "$calm")" \
+    'BEGIN { printf "  ratio: p50 at the calm rate = %.1f x the floor\n", (f > 0 ? p / f : 0) }'
+
+echo
+echo "== upload acceptance (issue 3): $(($(stat -c %s "$small") / 1024)) KB JPEG, 32 concurrent" \
+    "clients, ${secs}s each; media worker not running (jobs wait in Kafka)"
+boundary=$(multipart "$small" "$state/upload.body")
+up=$("$loadgen" -c 32 -w 1 -d "$secs" -b "$state/upload.body" \
+    -H "Content-Type: multipart/form-data; boundary=$boundary" -H "Authorization: Bearer $tok" \
+    "$api/api/v1/media/upload/image")
+put=$("$loadgen" -c 32 -w 1 -d "$secs" -X PUT -b "$small" -H "Content-Type: image/jpeg" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -s "aws:amz:$S3_REGION:s3" \
+    -u "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" "$S3_ENDPOINT/$S3_BUCKET/bench-raw/{n}")
+show "POST /api/v1/media/upload/image (202)" "$up"
+show "ceiling: signed S3 PUT of the file, same server" "$put"
+ratio "uploads / S3 PUTs" "$(field rps "$up")" "$(field rps "$put")" 80
+forget_bench_media
