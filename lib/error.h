@@ -6,16 +6,16 @@
 
 typedef enum {
     SC_OK = 0,
-    SC_ENOMEM,      /* allocation failed */
-    SC_EINVAL,      /* caller supplied invalid input (422 / 400) */
-    SC_ENOTFOUND,   /* the row / object / key does not exist (404) */
-    SC_ECONFLICT,   /* unique violation or state conflict (409) */
-    SC_EFOREIGN,    /* a referenced row does not exist (foreign key) */
-    SC_ETOOBIG,     /* a size limit was exceeded (413) */
-    SC_EUNAVAIL,    /* a dependency (Postgres, Redis, Kafka, S3) is unreachable (503) */
-    SC_ETIMEOUT,    /* a dependency did not answer in time (503 / 504) */
-    SC_EPERMANENT,  /* the work can never succeed; do not retry */
-    SC_EINTERNAL,   /* a bug or an unexpected answer (500) */
+    SC_ENOMEM,     /* allocation failed */
+    SC_EINVAL,     /* caller supplied invalid input (422 / 400) */
+    SC_ENOTFOUND,  /* the row / object / key does not exist (404) */
+    SC_ECONFLICT,  /* unique violation or state conflict (409) */
+    SC_EFOREIGN,   /* a referenced row does not exist (foreign key) */
+    SC_ETOOBIG,    /* a size limit was exceeded (413) */
+    SC_EUNAVAIL,   /* a dependency (Postgres, Redis, Kafka, S3) is unreachable (503) */
+    SC_ETIMEOUT,   /* a dependency did not answer in time (503 / 504) */
+    SC_EPERMANENT, /* the work can never succeed; do not retry */
+    SC_EINTERNAL,  /* a bug or an unexpected answer (500) */
 } sc_code;
 
 /* Returns a static, human-readable name for code. */

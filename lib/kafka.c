@@ -302,14 +302,16 @@ out:
 sc_code kafka_consumer_open(const char *group, const char *topic, kafka_consumer **out)
 {
     *out = NULL;
-    char session[24], heartbeat[24], errstr[512];
+    char session[24], heartbeat[24], fetch_wait[24], errstr[512];
     snprintf(session, sizeof(session), "%lld", cfg.kafka_session_timeout_ms);
+    snprintf(fetch_wait, sizeof(fetch_wait), "%lld", cfg.kafka_fetch_wait_max_ms);
     /* The broker expects a heartbeat well inside the session timeout. */
     snprintf(heartbeat, sizeof(heartbeat), "%lld", cfg.kafka_session_timeout_ms / 3);
     const char *props[] = {"group.id", group, "enable.auto.offset.store", "false",
                            "enable.auto.commit", "true", "auto.commit.interval.ms",
                            AUTO_COMMIT_INTERVAL_MS, "auto.offset.reset", "earliest",
                            "session.timeout.ms", session, "heartbeat.interval.ms", heartbeat,
+                           "fetch.wait.max.ms", fetch_wait,
                            /* a worker may start before anything was produced to its topic */
                            "allow.auto.create.topics", "true", NULL};
     rd_kafka_conf_t *conf = new_conf(props);

@@ -3,7 +3,8 @@
 #  - check-qr polling at 64 concurrent pollers beside redis-benchmark GET at
 #    64 clients against the same Redis (one Redis read per request: the ceiling);
 #  - PATCH /sessions/{id}/items from 200 cart devices at 5 patches/s each,
-#    open loop (tests/bench/loadgen), one cart worker, beside one cart alone;
+#    open loop (tests/bench/loadgen), one cart worker, beside one cart alone
+#    sending one PATCH after another;
 #  - starvation: /healthz and /products/{id} while 300 PATCHes wait for a cart
 #    worker that is not running, beside the same probes without them.
 # Run by tests/bench/run.sh (which writes $state/paths_get).
@@ -41,18 +42,21 @@ for _ in $(seq 1 30); do
     code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "$h1" -H "$h2" -d "$body" "$api$path")
     [[ $code == 200 ]] && break
 done
+# The floor: one cart sending its next PATCH as soon as the last one is
+# answered (closed loop), so nothing queues behind a slow answer.
+alone=$("$loadgen" -c 1 -d 5 -X PATCH -L "$state/carts.lines" "$api")
 patch=$("$loadgen" -c "$ncarts" -r 5 -w 2 -d "$secs" -X PATCH -L "$state/carts.lines" "$api")
-alone=$("$loadgen" -c 1 -r 5 -d 5 -X PATCH -L "$state/carts.lines" "$api")
 stop "$worker"
 show "PATCH /sessions/{id}/items, $ncarts carts" "$patch"
-show "floor: one cart alone at 5 PATCH/s" "$alone"
+show "floor: one cart alone, one PATCH after another" "$alone"
 awk -v f="$(field p50_ms "$alone")" -v p="$(field p50_ms "$patch")" \
     'BEGIN { printf "  ratio: p50 under load = %.1f x the floor\n", (f > 0 ? p / f : 0) }'
 
 echo
 echo "== starvation (DESIGN \"Waiting is not free\"): quick requests at 100/s each, open loop," \
     "10s, without and with $nwaiters PATCHes waiting (no cart worker: each waits" \
-    "CART_PATCH_WAIT_MS, then 202)"
+    "CART_PATCH_WAIT_MS, then 202; their commands go to a topic nothing consumes)"
+start_ingest KAFKA_TOPIC_CART=$unconsumed.cart
 probe() { # suffix: results in $state/probe_{health,product}_suffix
     local h p
     "$loadgen" -c 4 -r 25 -d 10 "$api/healthz" >"$state/probe_health_$1" &

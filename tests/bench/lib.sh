@@ -29,14 +29,21 @@ start() {
 }
 
 stop() {
+    local keep=() p
     kill -TERM "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
+    for p in "${bench_pids[@]}"; do
+        [[ $p == "$1" ]] || keep+=("$p")
+    done
+    bench_pids=("${keep[@]}")
 }
 
 # start_ingest [VAR=VALUE...]: the suite's own ingest (its settings differ by
-# suite) on the port after run.sh's; its URL in $api, its pid in $ingest_pid.
+# suite and phase; one started before is stopped) on the port after run.sh's;
+# its URL in $api, its pid in $ingest_pid.
 start_ingest() {
     local port=$((STACK_PG_PORT + 49))
+    [[ -n ${ingest_pid:-} ]] && stop "$ingest_pid"
     api="http://127.0.0.1:$port"
     start ingest-suite env HTTP_PORT=$port LOG_LEVEL=warn "$@" "$BUILD/smartcart-ingest"
     ingest_pid=$started
@@ -47,6 +54,11 @@ start_ingest() {
     curl -sf "$api/healthz" >/dev/null
     export BENCH_BASE=$api
 }
+
+# A phase that measures acceptance with no worker running sends its messages
+# to a topic of this prefix, which nothing consumes: they can never delay a
+# later worker (in this run, or in the next one when the stack stays up).
+unconsumed=smartcart.bench.unconsumed
 
 # start_worker ROLE [VAR=VALUE...]: one smartcart-worker of ROLE; its pid in $started.
 start_worker() {
@@ -76,7 +88,7 @@ show() {
 # ratio WHAT VALUE CEILING [TARGET%]: VALUE as a share of CEILING.
 ratio() {
     awk -v w="$1" -v v="$2" -v c="$3" -v t="${4:-}" 'BEGIN {
-        printf "  ratio: %s = %.0f%% of the ceiling%s\n", w, (c > 0 ? 100 * v / c : 0),
+        printf "  ratio: %s = %.0f%%%s\n", w, (c > 0 ? 100 * v / c : 0),
             (t == "" ? "" : " (target >= " t "%)") }'
 }
 

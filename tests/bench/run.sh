@@ -18,7 +18,11 @@ profile=${BENCH_PROFILE:-bench}
 state="$root/.state/$profile"
 mkdir -p "$state/logs"
 
-export PORT_BASE=${BENCH_PORT_BASE:-45000}
+# Below 32768: the kernel hands out ports above it for outgoing connections.
+export PORT_BASE=${BENCH_PORT_BASE:-29000}
+# Whatever happens from here on, the stack (and ingest, once started) stops.
+ingest=
+trap '[[ -n $ingest ]] && { kill -TERM $ingest 2>/dev/null; wait $ingest 2>/dev/null; }; infra/stack.sh down "$profile" >/dev/null 2>&1' EXIT
 infra/stack.sh up "$profile" "$BUILD/smartcart-kafka-mock"
 set -a
 . "$state/env"
@@ -34,7 +38,6 @@ fi
 
 "$BUILD/smartcart-ingest" 2>>"$state/logs/ingest.log" &
 ingest=$!
-trap 'kill -TERM $ingest 2>/dev/null; wait $ingest 2>/dev/null; infra/stack.sh down "$profile" >/dev/null 2>&1' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$HTTP_PORT/healthz" >/dev/null && break; sleep 0.1; done
 
 base="http://127.0.0.1:$HTTP_PORT"

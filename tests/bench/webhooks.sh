@@ -30,7 +30,8 @@ awk -v f="$(field p50_ms "$calm")" -v p="$(field p50_ms "$e2e")" \
 
 echo
 echo "== webhook acceptance (issue 6): 32 concurrent senders, distinct signed transfers, ${secs}s;" \
-    "payment worker not running"
+    "no payment worker (the events go to a topic nothing consumes)"
+start_ingest KAFKA_TOPIC_PAYMENTS=$unconsumed.payments
 client webhook-bodies $((3000 * secs)) "$state/webhooks.lines"
 hook=$("$loadgen" -c 32 -w 1 -d "$secs" -L "$state/webhooks.lines" -m request "$api")
 bytes=$(head -1 "$state/webhooks.lines" | cut -f2 | wc -c)
@@ -42,3 +43,4 @@ show "ceiling: kafka_produce_sync alone, 32 threads, $bytes B" "$produce"
 show "ceiling: GET /healthz, 32 clients, same ingest" "$http"
 lower=$(awk -v a="$(field rps "$produce")" -v b="$(field rps "$http")" 'BEGIN { print (a < b ? a : b) }')
 ratio "webhooks / the lower ceiling" "$(field rps "$hook")" "$lower"
+rm -f "$state/webhooks.lines"

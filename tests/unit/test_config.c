@@ -56,7 +56,7 @@ static void rejects_bad_values(void **state)
     static const struct {
         const char *name, *value, *reason;
     } cases[] = {
-        {"HTTP_PORT", "0", "outside"},      {"HTTP_PORT", "70000", "outside"},
+        {"HTTP_PORT", "0", "outside"},          {"HTTP_PORT", "70000", "outside"},
         {"HTTP_PORT", "80x", "not an integer"}, {"HTTP_PORT", "", "not an integer"},
         {"DB_POOL_SIZE", "-1", "outside"},
     };
