@@ -64,6 +64,10 @@ up_postgres() {
         ln -sfn "$pg_home/postgres.log" "$state/postgres.log"
         log "postgres started on 127.0.0.1:$pg_port"
     fi
+    # The cluster can outlive the state folder (a new clone at the same path):
+    # make its password the one this state folder holds, over the local socket.
+    runuser -u postgres -- psql -h "$pg_home" -p "$pg_port" -qc \
+        "ALTER USER postgres PASSWORD '$(cat "$state/pg.password")'" >/dev/null
     if ! runuser -u postgres -- psql -h "$pg_home" -p "$pg_port" -tAc "SELECT 1 FROM pg_database WHERE datname='smartcart'" | grep -q 1; then
         runuser -u postgres -- createdb -h "$pg_home" -p "$pg_port" smartcart
     fi

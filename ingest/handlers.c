@@ -16,6 +16,21 @@ void handler_reply_failure(struct http_response *res, sc_code rc)
     }
 }
 
+void handler_reply_text(struct http_response *res, sc_code rc, int status, char *text,
+                        const char *not_found)
+{
+    if (rc == SC_OK) {
+        http_reply_raw(res, status, "application/json", text, strlen(text));
+        return;
+    }
+    free(text);
+    if (rc == SC_ENOTFOUND) {
+        http_reply_error(res, 404, not_found);
+    } else {
+        handler_reply_failure(res, rc);
+    }
+}
+
 db_conn *handler_db(struct http_response *res)
 {
     db_conn *c = db_acquire();

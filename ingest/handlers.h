@@ -14,6 +14,12 @@
 /* 503 {"detail": ...} for a transient rc (a dependency is away), else 500. */
 void handler_reply_failure(struct http_response *res, sc_code rc);
 
+/* Sends text (a JSON document; taken, also on failure) with status when rc is
+ * SC_OK; otherwise 404 {"detail": not_found} for SC_ENOTFOUND, else the
+ * failure answer of rc. */
+void handler_reply_text(struct http_response *res, sc_code rc, int status, char *text,
+                        const char *not_found);
+
 /* A pooled Postgres connection (the caller releases it), or NULL after 503. */
 db_conn *handler_db(struct http_response *res);
 

@@ -21,24 +21,6 @@
 #include "s3.h"
 
 #define PRICE_MAX 9999999999.99 /* numeric(12, 2) */
-#define JSON_TYPE "application/json"
-
-/* Sends text (taken) as the JSON body, or the failure rc with not_found as
- * the 404 detail. */
-static void reply_text(struct http_response *res, sc_code rc, int status, char *text,
-                       const char *not_found)
-{
-    if (rc == SC_OK) {
-        http_reply_raw(res, status, JSON_TYPE, text, strlen(text));
-        return;
-    }
-    free(text);
-    if (rc == SC_ENOTFOUND) {
-        http_reply_error(res, 404, not_found);
-    } else {
-        handler_reply_failure(res, rc);
-    }
-}
 
 static void reply_no_content(struct http_response *res)
 {
@@ -452,7 +434,7 @@ static void product_write(struct http_request *req, struct http_response *res, i
         http_reply_field_error(res, "body", "category_ids", msg, "value_error");
         goto out;
     }
-    reply_text(res, rc, creating ? 201 : 200, out, "Product not found");
+    handler_reply_text(res, rc, creating ? 201 : 200, out, "Product not found");
     out = NULL;
 out:
     if (c) {
@@ -480,7 +462,7 @@ static void product_get(struct http_request *req, struct http_response *res)
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_product_get(c, tenant, id, &out);
-        reply_text(res, rc, 200, out, "Product not found");
+        handler_reply_text(res, rc, 200, out, "Product not found");
     }
     db_release(c);
 }
@@ -509,7 +491,7 @@ static void product_list(struct http_request *req, struct http_response *res)
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_product_list(c, tenant, &f, &out);
-        reply_text(res, rc, 200, out, "Not found");
+        handler_reply_text(res, rc, 200, out, "Not found");
     }
     db_release(c);
 }
@@ -527,7 +509,7 @@ static void product_delete(struct http_request *req, struct http_response *res)
     sc_code rc = catalog_product_delete(c, who.tenant_id, id, &keys);
     db_release(c);
     if (rc != SC_OK) {
-        reply_text(res, rc, 0, NULL, "Product not found");
+        handler_reply_text(res, rc, 0, NULL, "Product not found");
         return;
     }
     /* The rows are gone; an object left behind by a storage failure is
@@ -558,7 +540,7 @@ static void category_read_all(struct http_request *req, struct http_response *re
         char *out = NULL;
         sc_code rc =
             tree ? catalog_category_tree(c, tenant, &out) : catalog_category_list(c, tenant, &out);
-        reply_text(res, rc, 200, out, "Not found");
+        handler_reply_text(res, rc, 200, out, "Not found");
     }
     db_release(c);
 }
@@ -581,7 +563,7 @@ static void category_get(struct http_request *req, struct http_response *res)
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_category_get(c, tenant, id, &out);
-        reply_text(res, rc, 200, out, "Category not found");
+        handler_reply_text(res, rc, 200, out, "Category not found");
     }
     db_release(c);
 }
@@ -623,7 +605,7 @@ static void category_write(struct http_request *req, struct http_response *res, 
     } else if (rc == SC_ECONFLICT) {
         http_reply_error(res, 409, "A category with this name already exists under this parent");
     } else {
-        reply_text(res, rc, creating ? 201 : 200, out, "Category not found");
+        handler_reply_text(res, rc, creating ? 201 : 200, out, "Category not found");
         out = NULL;
     }
     free(out);
@@ -659,7 +641,7 @@ static void category_delete(struct http_request *req, struct http_response *res)
     } else if (rc == SC_OK) {
         reply_no_content(res);
     } else {
-        reply_text(res, rc, 0, NULL, "Category not found");
+        handler_reply_text(res, rc, 0, NULL, "Category not found");
     }
 }
 
@@ -681,7 +663,7 @@ static void review_create(struct http_request *req, struct http_response *res)
         int created = 0;
         sc_code rc = catalog_review_upsert(c, who.tenant_id, who.user_id, f[0].value, f[1].value,
                                            f[2].value, &out, &created);
-        reply_text(res, rc, created ? 201 : 200, out, "Product not found");
+        handler_reply_text(res, rc, created ? 201 : 200, out, "Product not found");
     }
     db_release(c);
     fields_free(f, 3);
@@ -704,7 +686,7 @@ static void review_list(struct http_request *req, struct http_response *res)
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_review_list(c, tenant, product, skip, limit, &out);
-        reply_text(res, rc, 200, out, "Product not found");
+        handler_reply_text(res, rc, 200, out, "Product not found");
     }
     db_release(c);
 }
@@ -727,7 +709,7 @@ static void review_delete(struct http_request *req, struct http_response *res)
     } else if (rc == SC_OK) {
         reply_no_content(res);
     } else {
-        reply_text(res, rc, 0, NULL, "Review not found");
+        handler_reply_text(res, rc, 0, NULL, "Review not found");
     }
 }
 
@@ -745,7 +727,7 @@ static void favorite_add(struct http_request *req, struct http_response *res)
         int created = 0;
         sc_code rc =
             catalog_favorite_add(c, who.tenant_id, who.user_id, f[0].value, &out, &created);
-        reply_text(res, rc, created ? 201 : 200, out, "Product not found");
+        handler_reply_text(res, rc, created ? 201 : 200, out, "Product not found");
     }
     db_release(c);
     fields_free(f, 1);
@@ -780,7 +762,7 @@ static void favorite_list(struct http_request *req, struct http_response *res)
     char *out = NULL;
     sc_code rc = catalog_favorite_list(c, who.tenant_id, who.user_id, &out);
     db_release(c);
-    reply_text(res, rc, 200, out, "Not found");
+    handler_reply_text(res, rc, 200, out, "Not found");
 }
 
 /* ---- promotions ---- */
@@ -885,7 +867,7 @@ static void promotion_write(struct http_request *req, struct http_response *res,
         const char *field = promotion_field_of(db_error_constraint(c), &msg);
         http_reply_field_error(res, "body", field ? field : "starts_at", msg, "value_error");
     } else {
-        reply_text(res, rc, creating ? 201 : 200, out, "Promotion not found");
+        handler_reply_text(res, rc, creating ? 201 : 200, out, "Promotion not found");
         out = NULL;
     }
     free(out);
@@ -917,7 +899,7 @@ static void promotion_get(struct http_request *req, struct http_response *res)
     char *out = NULL;
     sc_code rc = catalog_promotion_get(c, who.tenant_id, id, &out);
     db_release(c);
-    reply_text(res, rc, 200, out, "Promotion not found");
+    handler_reply_text(res, rc, 200, out, "Promotion not found");
 }
 
 static void promotion_list(struct http_request *req, struct http_response *res)
@@ -930,7 +912,7 @@ static void promotion_list(struct http_request *req, struct http_response *res)
     char *out = NULL;
     sc_code rc = catalog_promotion_list(c, who.tenant_id, 0, &out);
     db_release(c);
-    reply_text(res, rc, 200, out, "Not found");
+    handler_reply_text(res, rc, 200, out, "Not found");
 }
 
 static void promotion_active(struct http_request *req, struct http_response *res)
@@ -940,7 +922,7 @@ static void promotion_active(struct http_request *req, struct http_response *res
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_promotion_list(c, tenant, 1, &out);
-        reply_text(res, rc, 200, out, "Not found");
+        handler_reply_text(res, rc, 200, out, "Not found");
     }
     db_release(c);
 }
@@ -959,7 +941,7 @@ static void promotion_delete(struct http_request *req, struct http_response *res
     if (rc == SC_OK) {
         reply_no_content(res);
     } else {
-        reply_text(res, rc, 0, NULL, "Promotion not found");
+        handler_reply_text(res, rc, 0, NULL, "Promotion not found");
     }
 }
 

@@ -23,28 +23,11 @@
 #include "routes_catalog.h"
 #include "s3.h"
 
-#define JSON_TYPE "application/json"
 #define TITLE_MAX_CHARS 255
 #define TARGET_URL_MAX 2048
 #define DETAIL_NO_PRODUCT "Product not found"
 #define DETAIL_NO_IMAGE "Image not found"
 #define DETAIL_NO_BANNER "Banner not found"
-
-/* Sends text (taken) as the JSON body, or the failure rc (404 not_found). */
-static void reply_text(struct http_response *res, sc_code rc, int status, char *text,
-                       const char *not_found)
-{
-    if (rc == SC_OK) {
-        http_reply_raw(res, status, JSON_TYPE, text, strlen(text));
-        return;
-    }
-    free(text);
-    if (rc == SC_ENOTFOUND) {
-        http_reply_error(res, 404, not_found);
-    } else {
-        handler_reply_failure(res, rc);
-    }
-}
 
 /* ---- field checks (FastAPI / pydantic 2 messages) ---- */
 
@@ -153,7 +136,7 @@ static void image_upload(struct http_request *req, struct http_response *res)
     sc_code rc = catalog_image_product_exists(c, who.tenant_id, product);
     db_release(c);
     if (rc != SC_OK) {
-        reply_text(res, rc, 0, NULL, DETAIL_NO_PRODUCT);
+        handler_reply_text(res, rc, 0, NULL, DETAIL_NO_PRODUCT);
         return;
     }
     crypto_uuid_v4(id);
@@ -229,7 +212,7 @@ static void image_list(struct http_request *req, struct http_response *res)
     db_conn *c = product ? handler_db(res) : NULL;
     if (c && catalog_read_tenant(req, res, c, tenant)) {
         sc_code rc = catalog_image_list(c, tenant, product, &out);
-        reply_text(res, rc, 200, out, DETAIL_NO_PRODUCT);
+        handler_reply_text(res, rc, 200, out, DETAIL_NO_PRODUCT);
     }
     db_release(c);
 }
@@ -246,7 +229,7 @@ static void image_set_primary(struct http_request *req, struct http_response *re
     }
     sc_code rc = catalog_image_set_primary(c, who.tenant_id, id, &out);
     db_release(c);
-    reply_text(res, rc, 200, out, DETAIL_NO_IMAGE);
+    handler_reply_text(res, rc, 200, out, DETAIL_NO_IMAGE);
 }
 
 /* Removes picture id: every object under the row's lock, then the rows. */
@@ -284,7 +267,7 @@ static void picture_delete(struct http_request *req, struct http_response *res,
     if (rc == SC_OK) {
         http_reply_raw(res, 204, NULL, NULL, 0);
     } else {
-        reply_text(res, rc, 0, NULL, not_found);
+        handler_reply_text(res, rc, 0, NULL, not_found);
     }
 }
 
@@ -306,7 +289,7 @@ static void banner_active(struct http_request *req, struct http_response *res)
     db_conn *c = handler_db(res);
     if (c && catalog_read_tenant(req, res, c, tenant)) {
         sc_code rc = catalog_banner_list(c, tenant, 1, &out);
-        reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
+        handler_reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
     }
     db_release(c);
 }
@@ -321,7 +304,7 @@ static void banner_list(struct http_request *req, struct http_response *res)
     }
     sc_code rc = catalog_banner_list(c, who.tenant_id, 0, &out);
     db_release(c);
-    reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
+    handler_reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
 }
 
 static void banner_get(struct http_request *req, struct http_response *res)
@@ -331,7 +314,7 @@ static void banner_get(struct http_request *req, struct http_response *res)
     db_conn *c = id ? handler_db(res) : NULL;
     if (c && catalog_read_tenant(req, res, c, tenant)) {
         sc_code rc = catalog_banner_get(c, tenant, id, &out);
-        reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
+        handler_reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
     }
     db_release(c);
 }
@@ -384,7 +367,7 @@ static void banner_update(struct http_request *req, struct http_response *res)
     sc_code rc = catalog_banner_update(c, who.tenant_id, id, &in, &out);
     db_release(c);
     json_decref(body);
-    reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
+    handler_reply_text(res, rc, 200, out, DETAIL_NO_BANNER);
 }
 
 /* clang-format off */

@@ -24,25 +24,9 @@
 #include "schemas/payment_event.h"
 #include "uuid.h"
 
-#define JSON_TYPE "application/json"
 #define DETAIL_ORDER "Order not found"
 #define DETAIL_PAYOS_DOWN "The payment provider is unavailable; please try again later"
 #define DETAIL_PAYOS_REFUSED "The payment provider refused the payment request"
-
-/* Sends text (taken) as the body, or the failure rc with not_found as the 404 detail. */
-static void reply_text(struct http_response *res, sc_code rc, char *text, const char *not_found)
-{
-    if (rc == SC_OK) {
-        http_reply_raw(res, 200, JSON_TYPE, text, strlen(text));
-        return;
-    }
-    free(text);
-    if (rc == SC_ENOTFOUND) {
-        http_reply_error(res, 404, not_found);
-    } else {
-        handler_reply_failure(res, rc);
-    }
-}
 
 /* ---- order status cache: order:status:<id> = {"user_id", "status"} ---- */
 
@@ -242,7 +226,7 @@ static void checkout_status(struct http_request *req, struct http_response *res)
         sc_code rc = orders_status(c, who.user_id, id, status);
         db_release(c);
         if (rc != SC_OK) {
-            reply_text(res, rc, NULL, DETAIL_ORDER);
+            handler_reply_text(res, rc, 200, NULL, DETAIL_ORDER);
             return;
         }
     } else if (foreign) {
@@ -265,7 +249,7 @@ static void user_list(struct http_request *req, struct http_response *res,
     }
     sc_code rc = list(c, who.user_id, skip, limit, &text);
     db_release(c);
-    reply_text(res, rc, text, "Not found");
+    handler_reply_text(res, rc, 200, text, "Not found");
 }
 
 /* One item of a user (an order, a notification marked read) by path id. */
@@ -283,7 +267,7 @@ static void user_item(struct http_request *req, struct http_response *res, const
     }
     sc_code rc = get(c, who.user_id, id, &text);
     db_release(c);
-    reply_text(res, rc, text, not_found);
+    handler_reply_text(res, rc, 200, text, not_found);
 }
 
 static void order_list(struct http_request *req, struct http_response *res)
@@ -468,7 +452,7 @@ static void best_sellers(struct http_response *res, db_conn *c, const char *tena
 out:
     db_rows_free(rows);
     ranking_free(&r);
-    reply_text(res, rc, text, "Not found");
+    handler_reply_text(res, rc, 200, text, "Not found");
 }
 
 static void best_sellers_week(struct http_request *req, struct http_response *res)
@@ -495,7 +479,7 @@ static void best_sellers_week(struct http_request *req, struct http_response *re
     if (rc == SC_OK) {
         best_sellers(res, c, tenant, atol(limit), 0);
     } else {
-        reply_text(res, rc, NULL, "Tenant not found");
+        handler_reply_text(res, rc, 200, NULL, "Tenant not found");
     }
     db_release(c);
 }

@@ -55,6 +55,10 @@ run_cmocka() {
 }
 
 echo "== local stack ($STACK_PROFILE profile)"
+# The stack goes down with the run (KEEP_STACK=1 keeps it up to poke at it).
+if [[ ${KEEP_STACK:-0} != 1 ]]; then
+    trap 'infra/stack.sh down "$STACK_PROFILE" >/dev/null 2>&1' EXIT
+fi
 infra/stack.sh up "$STACK_PROFILE" "$BUILD/smartcart-kafka-mock" || { echo "0 passed, 1 failed"; exit 1; }
 set -a
 . "$STATE/env"
