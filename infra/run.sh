@@ -34,7 +34,7 @@ fi
 
 "$BUILD/smartcart-ingest" 2>>"$state/logs/ingest.log" &
 pids+=($!)
-roles=$("$BUILD/smartcart-worker" --list-roles 2>/dev/null | grep -v '^selftest$' || true)
+roles=$("$BUILD/smartcart-worker" --list-roles 2>/dev/null | grep -v "^selftest$" | tr "\n" " " || true)
 for role in $roles; do
     "$BUILD/smartcart-worker" "$role" 2>>"$state/logs/worker-$role.log" &
     pids+=($!)
