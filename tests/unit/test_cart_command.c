@@ -15,26 +15,7 @@
 
 #define SCHEMA_PATH "schemas/cart_command.schema.json"
 
-static json_t *schema;
-
-static int load_schema(void **state)
-{
-    (void)state;
-    json_error_t jerr;
-    schema = json_load_file(SCHEMA_PATH, JSON_DECODE_ANY, &jerr);
-    if (!schema) {
-        fprintf(stderr, "%s: %s (run from the repository root)\n", SCHEMA_PATH, jerr.text);
-        return -1;
-    }
-    return 0;
-}
-
-static int free_schema(void **state)
-{
-    (void)state;
-    json_decref(schema);
-    return 0;
-}
+#include "schema_fixture.h"
 
 static void assert_same_command(const struct cart_command *a, const struct cart_command *b)
 {

@@ -13,26 +13,7 @@
 
 #define SCHEMA_PATH "schemas/envelope.schema.json"
 
-static json_t *schema;
-
-static int load_schema(void **state)
-{
-    (void)state;
-    json_error_t jerr;
-    schema = json_load_file(SCHEMA_PATH, 0, &jerr);
-    if (!schema) {
-        fprintf(stderr, "%s: %s (run from the repository root)\n", SCHEMA_PATH, jerr.text);
-        return -1;
-    }
-    return 0;
-}
-
-static int free_schema(void **state)
-{
-    (void)state;
-    json_decref(schema);
-    return 0;
-}
+#include "schema_fixture.h"
 
 /* Decodes the JSON text of instance into e. */
 static sc_code decode_json(json_t *instance, struct envelope *e, char *err, size_t errlen)
