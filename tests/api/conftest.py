@@ -117,5 +117,28 @@ def admin():
     return {"email": email, "password": password, "token": login(email, password)}
 
 
+def sql(query, *args):
+    """One value (or '') from the test database, for what the API does not show;
+    args are bound as psql variables :'a0', :'a1', ..."""
+    argv = ["psql", os.environ["DATABASE_URL"], "-qtAX", "-v", "ON_ERROR_STOP=1"]
+    for i, a in enumerate(args):
+        argv += ["-v", "a%d=%s" % (i, a)]
+    r = subprocess.run(argv, input=query, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def wait_for(what, check, timeout=30):
+    """Polls check() until it returns a true value, which it returns (waiting,
+    not timing: the timeout only bounds a test that would otherwise hang)."""
+    deadline = time.time() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.time() < deadline, "gave up waiting for " + what
+        time.sleep(0.1)
+
+
 def auth(token):
     return {"Authorization": "Bearer " + token}

@@ -1,24 +1,11 @@
 """Helpers for tests of tenant isolation: SQL through psql (the stack's
 DATABASE_URL) and a user moved into a tenant of its own."""
-import os
-import subprocess
 import uuid
 
 import requests
 
-from conftest import BASE, auth, login, register
+from conftest import BASE, auth, login, register, sql
 
-DB = os.environ.get("DATABASE_URL")
-
-
-def sql(query, *args):
-    """One value (or '') from psql; args are bound as psql variables :'a0', :'a1'..."""
-    argv = ["psql", DB, "-qtAX", "-v", "ON_ERROR_STOP=1"]
-    for i, a in enumerate(args):
-        argv += ["-v", "a%d=%s" % (i, a)]
-    r = subprocess.run(argv, input=query, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
 
 
 def tenant_of(token):

@@ -15,30 +15,13 @@ import uuid
 import pytest
 import requests
 
-from conftest import BASE, BUILD, _start, _stop, auth, login, register
+from conftest import BASE, BUILD, _start, _stop, auth, login, register, sql, wait_for
 from extra_ingest import extra_ingest
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 SESSION_KEYS = {"id", "user_id", "status", "created_at", "version", "items"}
 ITEM_KEYS = {"id", "product_id", "quantity", "added_at", "product"}
-
-
-def sql(query):
-    out = subprocess.run(["psql", os.environ["DATABASE_URL"], "-Atc", query], check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def wait_for(check, what, timeout=30):
-    """Polls check() until it returns a true value (waiting, not timing)."""
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        assert time.time() < deadline, "gave up waiting for " + what
-        time.sleep(0.1)
 
 
 def new_user():
@@ -272,13 +255,13 @@ def test_expired_then_forgotten_qr():
     with extra_ingest("ingest-qr-ttl", QR_TTL_S=1, QR_EXPIRED_KEEP_S=2) as ing:
         phone = new_user()
         qr = generate(ing.base)
-        wait_for(lambda: check(qr["token"], base=ing.base).json()["status"] == "expired",
-                 "the token to expire")
+        wait_for("the token to expire",
+                 lambda: check(qr["token"], base=ing.base).json()["status"] == "expired")
         r = verify(phone, qr["token"], ing.base)
         assert r.status_code == 410, r.text
         assert requests.get(ing.base + "/sessions/qr/%s.png" % qr["token"]).status_code == 404
-        wait_for(lambda: check(qr["token"], base=ing.base).status_code == 404,
-                 "the token to be forgotten")
+        wait_for("the token to be forgotten",
+                 lambda: check(qr["token"], base=ing.base).status_code == 404)
         assert verify(phone, qr["token"], ing.base).status_code == 404
 
 
@@ -374,8 +357,9 @@ def side():
     user = new_user()
     sid, h = device_login(user)
     pid = sql("SELECT id FROM products ORDER BY created_at LIMIT 1")
-    wait_for(lambda: patch(sid, h, [{"product_id": pid, "quantity": 1}]).status_code == 200,
-             "the shared cart worker", timeout=90)
+    wait_for("the shared cart worker",
+             lambda: patch(sid, h, [{"product_id": pid, "quantity": 1}]).status_code == 200,
+             timeout=90)
 
 
 def test_sigkill_mid_burst_applies_every_accepted_command_once_in_order(products, side):
@@ -405,8 +389,9 @@ def test_sigkill_mid_burst_applies_every_accepted_command_once_in_order(products
     burst(80, 20)
     side["worker"] = _start("worker-cart-side", [os.path.join(BUILD, "smartcart-worker"), "cart"],
                             side["env"])
-    final = wait_for(lambda: (lambda s: s if s["version"] == v0 + len(accepted) else None)(
-        get_session(sid, device_h, base)), "every command to be applied", timeout=90)
+    final = wait_for("every command to be applied",
+                     lambda: (lambda s: s if s["version"] == v0 + len(accepted) else None)(
+                         get_session(sid, device_h, base)), timeout=90)
     expected = {}
     for _, items in accepted:
         apply(expected, items)
@@ -423,7 +408,7 @@ def test_idle_sessions_are_expired_by_the_worker(products, side):
     sid, device_h = device_login(user, base)
     sql("UPDATE shopping_sessions SET last_activity_at = now() - interval '2 hours' "
         "WHERE id = '%s'" % sid)
-    wait_for(lambda: get_session(sid, device_h, base)["status"] == "expired",
-             "the sweep to expire the session")
+    wait_for("the sweep to expire the session",
+             lambda: get_session(sid, device_h, base)["status"] == "expired")
     r = patch(sid, device_h, [{"product_id": products[1], "quantity": 2}], base)
     assert r.status_code == 409, r.text

@@ -15,7 +15,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BASE, ROOT, STATE, auth, register, login, run_cli
+from conftest import BASE, ROOT, STATE, auth, register, login, run_cli, sql, wait_for
 from extra_ingest import extra_ingest, free_port
 
 CLIENT_ID, API_KEY = "test-client", "test-api-key"
@@ -24,22 +24,6 @@ FAKE = os.path.join(ROOT, "tests", "fake_payos", "server.py")
 _spec = importlib.util.spec_from_file_location("fake_payos", FAKE)
 fake_payos = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fake_payos)
-
-
-def sql(query):
-    out = subprocess.run(["psql", os.environ["DATABASE_URL"], "-qAtc", query], check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip()
-
-
-def wait_for(what, fn, timeout=30):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        assert time.time() < deadline, "timed out waiting for " + what
-        time.sleep(0.1)
 
 
 class Shop:

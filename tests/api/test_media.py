@@ -16,26 +16,15 @@ import pytest
 import requests
 
 import conftest
-from conftest import BASE, BUILD, auth, register, login, run_cli
+from conftest import BASE, BUILD, auth, register, login, run_cli, sql
 from extra_ingest import closed_port, extra_ingest
 
 PUBLIC = os.environ.get("CLOUDFLARE_R2_PUBLIC_URL", "http://127.0.0.1:4569/smartcart/")
-DB = os.environ.get("DATABASE_URL")
 IMAGE_TYPES = "JPEG, PNG, WebP, GIF, HEIC, AVIF"
 NO_CUSTOMER = "Hồ sơ khách hàng không tồn tại"
 
 
 # ---- helpers ----
-
-def sql(query, *args):
-    """One value (or '') from psql; args are bound as psql variables :'a0', :'a1'..."""
-    argv = ["psql", DB, "-tAX", "-v", "ON_ERROR_STOP=1"]
-    for i, a in enumerate(args):
-        argv += ["-v", "a%d=%s" % (i, a)]
-    r = subprocess.run(argv, input=query, capture_output=True, text=True, timeout=30)
-    assert r.returncode == 0, r.stderr
-    return r.stdout.strip()
-
 
 def png(width, height, pixel=None):
     """An RGB PNG whose pixels come from pixel(x, y) (default: a gradient)."""

@@ -2,20 +2,12 @@
 cached, so every write that changes what a listing finds must show at once;
 pages past the cached depth (skip + limit > 100) agree with the cached ones;
 names that start with the query rank above names that merely contain it."""
-import os
-import subprocess
 import uuid
 
 import pytest
 import requests
 
-from conftest import BASE, auth
-
-
-def sql(query):
-    out = subprocess.run(["psql", os.environ["DATABASE_URL"], "-Atc", query], check=True,
-                         capture_output=True, text=True)
-    return out.stdout.strip()
+from conftest import BASE, auth, sql
 
 
 def listing(**params):
