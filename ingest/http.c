@@ -686,10 +686,15 @@ void http_resume(struct http_deferred *d, struct http_response *res)
     ctx->deferred_res = *res;
     memset(res, 0, sizeof(*res));
     ctx->resumed = 1;
-    if (ctx->suspended) {
-        MHD_resume_connection(ctx->conn);
-    }
+    int suspended = ctx->suspended;
+    struct MHD_Connection *conn = ctx->conn;
     pthread_mutex_unlock(&ctx->defer_lock);
+    /* Not under the lock: once resumed, the pool thread may answer and free
+     * ctx (its lock included) before MHD_resume_connection even returns. A
+     * suspended connection stays valid until it is resumed. */
+    if (suspended) {
+        MHD_resume_connection(conn);
+    }
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,

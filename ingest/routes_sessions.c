@@ -338,42 +338,27 @@ static sc_code add_device_credential(json_t *answer, const json_t *rec)
     return rc;
 }
 
-static void check_qr(struct http_request *req, struct http_response *res)
+/* The answer to a poll of the record rec; secret_hash is the SHA-256 of the
+ * X-Poll-Secret the device sent (NULL: none). */
+static void answer_poll(struct http_response *res, const json_t *rec, const char *secret_hash)
 {
-    const char *token = http_query(req, "token");
-    const char *secret = http_header(req, "X-Poll-Secret");
-    json_t *rec = NULL, *answer = NULL;
-    if (!token) {
-        http_reply_field_error(res, "query", "token", "Field required", "missing");
-        return;
-    }
-    sc_code rc = qr_load(token, strlen(token), &rec);
-    if (rc == SC_ENOTFOUND) {
-        http_reply_error(res, 404, DETAIL_QR_UNKNOWN);
-        return;
-    }
-    if (rc != SC_OK) {
-        handler_reply_failure(res, rc);
-        return;
-    }
+    json_t *answer = NULL;
     int authenticated = qr_status_is(rec, "authenticated");
     /* A claimed token is still pending for the device: the verify is under way. */
     const char *status = authenticated                                     ? "authenticated"
                          : qr_status_is(rec, "pending") && qr_expired(rec) ? "expired"
                                                                            : "pending";
-    if (secret) {
-        char hash[65];
-        crypto_sha256_hex(secret, strlen(secret), hash);
+    if (secret_hash) {
         const char *want = json_string_value(json_object_get(rec, "poll_hash"));
-        if (!want || !crypto_str_equal(hash, want)) {
+        if (!want || !crypto_str_equal(secret_hash, want)) {
             http_reply_error(res, 403, "Invalid poll secret");
-            goto out;
+            return;
         }
     }
     answer = json_pack("{s:s, s:O}", "status", status, "user",
                        authenticated ? json_object_get(rec, "user") : json_null());
-    rc = answer ? SC_OK : SC_ENOMEM;
-    if (rc == SC_OK && authenticated && secret) {
+    sc_code rc = answer ? SC_OK : SC_ENOMEM;
+    if (rc == SC_OK && authenticated && secret_hash) {
         rc = add_device_credential(answer, rec);
     }
     if (rc == SC_OK) {
@@ -383,9 +368,68 @@ static void check_qr(struct http_request *req, struct http_response *res)
     } else {
         handler_reply_failure(res, rc);
     }
-out:
     json_decref(answer);
+}
+
+/* A check-qr poll while its record is read. */
+struct qr_poll {
+    struct http_deferred *d;
+    int has_secret;
+    char secret_hash[65];
+};
+
+/* Pipeline-thread callback (or the handler's, when the read could not be
+ * queued): answers the poll from the record's text and frees p. */
+static void qr_polled(void *arg, sc_code rc, const char *text, size_t len)
+{
+    struct qr_poll *p = arg;
+    struct http_response res = {0};
+    json_t *rec = NULL;
+    if (rc == SC_OK && !(rec = json_loadb(text, len, 0, NULL))) {
+        rc = SC_EINTERNAL;
+    }
+    if (rc == SC_ENOTFOUND) {
+        http_reply_error(&res, 404, DETAIL_QR_UNKNOWN);
+    } else if (rc != SC_OK) {
+        handler_reply_failure(&res, rc);
+    } else {
+        answer_poll(&res, rec, p->has_secret ? p->secret_hash : NULL);
+    }
     json_decref(rec);
+    http_resume(p->d, &res);
+    free(p);
+}
+
+/* Devices poll this many times a second: the Redis read is pipelined with
+ * the other polls' and holds no thread while it is on the wire. */
+static void check_qr(struct http_request *req, struct http_response *res)
+{
+    const char *token = http_query(req, "token");
+    const char *secret = http_header(req, "X-Poll-Secret");
+    char key[QR_KEY_LEN];
+    if (!token) {
+        http_reply_field_error(res, "query", "token", "Field required", "missing");
+        return;
+    }
+    if (!qr_token_valid(token, strlen(token))) {
+        http_reply_error(res, 404, DETAIL_QR_UNKNOWN);
+        return;
+    }
+    struct qr_poll *p = calloc(1, sizeof(*p));
+    if (!p) {
+        handler_reply_failure(res, SC_ENOMEM);
+        return;
+    }
+    if (secret) {
+        p->has_secret = 1;
+        crypto_sha256_hex(secret, strlen(secret), p->secret_hash);
+    }
+    qr_key(key, token, strlen(token));
+    p->d = http_defer(req);
+    sc_code rc = redis_get_async(key, qr_polled, p);
+    if (rc != SC_OK) {
+        qr_polled(p, rc, NULL, 0);
+    }
 }
 
 /* ---- shopping sessions ---- */

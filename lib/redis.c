@@ -139,6 +139,7 @@ fail:
 }
 
 static void subscriber_stop(void);
+static void pipe_stop(void);
 
 sc_code redis_pool_init(const char *url, int size, int timeout_ms)
 {
@@ -169,6 +170,7 @@ sc_code redis_pool_init(const char *url, int size, int timeout_ms)
 void redis_pool_shutdown(void)
 {
     subscriber_stop();
+    pipe_stop();
     for (int i = 0; i < pool.size; i++) {
         if (pool.conns[i].ctx) {
             redisFree(pool.conns[i].ctx);
@@ -326,6 +328,188 @@ sc_code redis_get(const char *key, char **value, size_t *len)
                                              : SC_EINTERNAL;
     }
     freeReplyObject(r);
+    return rc;
+}
+/* ---- pipelined GETs ----
+ * A request that only reads one key (a cart device polling check-qr) should
+ * not hold a thread asleep on a socket for a round trip. Callers queue the
+ * GET and return; one thread owns one connection and sends everything queued
+ * as one pipeline, then answers each caller from its reply. While a pipeline
+ * is on the wire the next one gathers, so the round trips per request fall as
+ * the load rises. */
+
+struct get_job {
+    struct get_job *next;
+    redis_value_cb cb;
+    void *arg;
+    size_t key_len;
+    char key[]; /* key_len bytes */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t queued;
+    struct get_job *head, **tail;
+    int running, stop, idle;
+    pthread_t thread;
+    redisContext *ctx;     /* the pipeline thread's alone */
+    int64_t down_until_ms; /* after a failed connect, fail fast until then */
+} pipeline = {.lock = PTHREAD_MUTEX_INITIALIZER, .queued = PTHREAD_COND_INITIALIZER};
+
+/* Answers and frees every job of the list with rc. */
+static void fail_jobs(struct get_job *j, sc_code rc)
+{
+    while (j) {
+        struct get_job *next = j->next;
+        j->cb(j->arg, rc, NULL, 0);
+        free(j);
+        j = next;
+    }
+}
+
+/* Sends the jobs as one pipeline and answers each from its reply, in order;
+ * returns the ones left unanswered when the connection failed (their
+ * commands may or may not have run, but a GET can be sent again). */
+static struct get_job *send_batch(struct get_job *j, sc_code *failure)
+{
+    for (struct get_job *k = j; k; k = k->next) {
+        const char *argv[] = {"GET", k->key};
+        const size_t lens[] = {3, k->key_len};
+        if (redisAppendCommandArgv(pipeline.ctx, 2, argv, lens) != REDIS_OK) {
+            *failure = SC_ENOMEM;
+            return j;
+        }
+    }
+    while (j) {
+        void *reply = NULL;
+        if (redisGetReply(pipeline.ctx, &reply) != REDIS_OK) {
+            int timed_out =
+                pipeline.ctx->err == REDIS_ERR_IO && (errno == EAGAIN || errno == EWOULDBLOCK);
+            log_json(LOG_WARN, "redis pipeline failed",
+                     json_pack("{s:s}", "error", pipeline.ctx->errstr));
+            *failure = timed_out ? SC_ETIMEOUT : SC_EUNAVAIL;
+            return j;
+        }
+        const redisReply *r = reply;
+        struct get_job *next = j->next;
+        if (r->type == REDIS_REPLY_STRING) {
+            j->cb(j->arg, SC_OK, r->str, r->len);
+        } else {
+            j->cb(j->arg, r->type == REDIS_REPLY_NIL ? SC_ENOTFOUND : SC_EINTERNAL, NULL, 0);
+        }
+        freeReplyObject(reply);
+        free(j);
+        j = next;
+    }
+    return NULL;
+}
+
+/* One batch: on a connection that failed, the unanswered jobs get one more
+ * try on a fresh connection, unless it was fresh already or timed out. */
+static void run_batch(struct get_job *j)
+{
+    sc_code failure = SC_OK;
+    int fresh = 0;
+    while (j) {
+        if (!pipeline.ctx) {
+            if (now_ms() < pipeline.down_until_ms || !(pipeline.ctx = connect_one())) {
+                pipeline.down_until_ms = pipeline.ctx ? 0 : now_ms() + pool.timeout_ms;
+                fail_jobs(j, SC_EUNAVAIL);
+                return;
+            }
+            fresh = 1;
+        }
+        if (!(j = send_batch(j, &failure))) {
+            return;
+        }
+        redisFree(pipeline.ctx);
+        pipeline.ctx = NULL;
+        if (fresh || failure != SC_EUNAVAIL) {
+            fail_jobs(j, failure);
+            return;
+        }
+    }
+}
+
+static void *pipe_main(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&pipeline.lock);
+    while (!pipeline.stop) {
+        if (!pipeline.head) {
+            pipeline.idle = 1;
+            pthread_cond_wait(&pipeline.queued, &pipeline.lock);
+            pipeline.idle = 0;
+            continue;
+        }
+        struct get_job *batch = pipeline.head;
+        pipeline.head = NULL;
+        pipeline.tail = &pipeline.head;
+        pthread_mutex_unlock(&pipeline.lock);
+        run_batch(batch);
+        pthread_mutex_lock(&pipeline.lock);
+    }
+    struct get_job *left = pipeline.head;
+    pipeline.head = NULL;
+    pipeline.tail = &pipeline.head;
+    pthread_mutex_unlock(&pipeline.lock);
+    fail_jobs(left, SC_EUNAVAIL);
+    if (pipeline.ctx) {
+        redisFree(pipeline.ctx);
+        pipeline.ctx = NULL;
+    }
+    return NULL;
+}
+
+static void pipe_stop(void)
+{
+    pthread_mutex_lock(&pipeline.lock);
+    int running = pipeline.running;
+    pipeline.stop = 1;
+    pthread_cond_signal(&pipeline.queued);
+    pthread_mutex_unlock(&pipeline.lock);
+    if (running) {
+        pthread_join(pipeline.thread, NULL);
+        pipeline.running = 0;
+    }
+}
+
+sc_code redis_get_async(const char *key, redis_value_cb cb, void *arg)
+{
+    size_t key_len = strlen(key);
+    struct get_job *j = malloc(sizeof(*j) + key_len);
+    if (!j) {
+        return SC_ENOMEM;
+    }
+    *j = (struct get_job){.cb = cb, .arg = arg, .key_len = key_len};
+    memcpy(j->key, key, key_len);
+    sc_code rc = SC_OK;
+    pthread_mutex_lock(&pipeline.lock);
+    if (!pipeline.running) {
+        /* Started on first use; the pool holds the address (not initialised or shut down). */
+        pipeline.stop = 0;
+        pipeline.down_until_ms = 0;
+        pipeline.tail = &pipeline.head;
+        rc = !pool.size                                                     ? SC_EUNAVAIL
+             : pthread_create(&pipeline.thread, NULL, pipe_main, NULL) != 0 ? SC_EINTERNAL
+                                                                            : SC_OK;
+        pipeline.running = rc == SC_OK;
+    }
+    if (rc == SC_OK && pipeline.stop) {
+        rc = SC_EUNAVAIL;
+    }
+    if (rc == SC_OK) {
+        *pipeline.tail = j;
+        pipeline.tail = &j->next;
+        /* Only a sleeping thread needs the futex call; a busy one looks again. */
+        if (pipeline.idle) {
+            pthread_cond_signal(&pipeline.queued);
+        }
+    }
+    pthread_mutex_unlock(&pipeline.lock);
+    if (rc != SC_OK) {
+        free(j);
+    }
     return rc;
 }
 

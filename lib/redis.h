@@ -30,6 +30,16 @@ sc_code redis_ping(void);
  * caller (free); NULL on error. */
 sc_code redis_get(const char *key, char **value, size_t *len);
 
+/* The same read without waiting for it: queues a GET of key (copied) and
+ * returns; cb(arg, ...) runs later on the process's Redis pipeline thread,
+ * never inside this call, with SC_OK and the value (len bytes, valid only
+ * during the call), SC_ENOTFOUND, or the failure. Concurrent callers share
+ * one connection and one round trip per batch. cb must be quick and must not
+ * wait on Redis itself: every queued GET waits behind it. An error returned
+ * here means cb will not run. */
+typedef void (*redis_value_cb)(void *arg, sc_code rc, const char *value, size_t len);
+sc_code redis_get_async(const char *key, redis_value_cb cb, void *arg);
+
 /* Sets key to len bytes of value, expiring after ttl_s seconds (0 = never). */
 sc_code redis_set(const char *key, const char *value, size_t len, int ttl_s);
 
