@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "ratelimit.h"
 #include "uuid.h"
 
 void handler_reply_failure(struct http_response *res, sc_code rc)
@@ -14,6 +16,28 @@ void handler_reply_failure(struct http_response *res, sc_code rc)
     } else {
         http_reply_error(res, 500, "Internal server error");
     }
+}
+
+int handler_rate_ok(struct http_response *res, const char *scope, const char *subject,
+                    long long limit, int window_s, int count)
+{
+    int retry_after_s = 0;
+    sc_code rc =
+        (count ? ratelimit_hit : ratelimit_peek)(scope, subject, limit, window_s, &retry_after_s);
+    if (rc != SC_OK) {
+        log_json(LOG_WARN, "rate limit not checked: redis unavailable",
+                 json_pack("{s:s}", "scope", scope));
+        return 1;
+    }
+    if (retry_after_s == 0) {
+        return 1;
+    }
+    char detail[96], seconds[16];
+    snprintf(detail, sizeof(detail), "Too many requests; try again in %d seconds", retry_after_s);
+    snprintf(seconds, sizeof(seconds), "%d", retry_after_s);
+    http_reply_error(res, 429, detail);
+    http_add_header(res, "Retry-After", seconds);
+    return 0;
 }
 
 void handler_reply_text(struct http_response *res, sc_code rc, int status, char *text,

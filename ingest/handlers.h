@@ -11,6 +11,14 @@
 /* Largest `limit` of a paginated list; larger asks are answered 422. */
 #define HANDLER_PAGE_LIMIT_MAX 100
 
+/* Counts (count = 1) or only looks at (count = 0) the rate limit of subject
+ * in scope: limit per window_s seconds (ratelimit.h). Returns 1 to go on;
+ * over the limit it replies 429 with Retry-After and returns 0. Redis being
+ * away is logged and lets the request through: an outage must not lock every
+ * user out. */
+int handler_rate_ok(struct http_response *res, const char *scope, const char *subject,
+                    long long limit, int window_s, int count);
+
 /* 503 {"detail": ...} for a transient rc (a dependency is away), else 500. */
 void handler_reply_failure(struct http_response *res, sc_code rc);
 

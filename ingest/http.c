@@ -57,6 +57,7 @@ struct req_ctx {
     char *path;
     char request_id[REQUEST_ID_MAX + 1];
     char remote[INET6_ADDRSTRLEN];
+    char client[INET6_ADDRSTRLEN]; /* http_client_address, found on first use */
     struct timespec start;
     size_t max_body;
     char *body; /* NUL-terminated once complete */
@@ -177,6 +178,52 @@ const char *http_param(struct http_request *req, const char *name)
         }
     }
     return NULL;
+}
+
+/* The entry hops places from the right of an X-Forwarded-For list (each
+ * proxy appends the address it was sent the request from), or the leftmost
+ * when the list is shorter; empty when it holds nothing usable. */
+static void forwarded_for(const char *list, long long hops, char *out, size_t len)
+{
+    const char *end = list + strlen(list), *start = end;
+    out[0] = '\0';
+    for (long long i = 0; i < hops; i++) {
+        if (i > 0) {
+            if (start == list) {
+                break;
+            }
+            end = start - 1; /* the comma before the entry just passed */
+        }
+        start = end;
+        while (start > list && start[-1] != ',') {
+            start--;
+        }
+    }
+    start += strspn(start, " \t");
+    while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+    if (end > start && (size_t)(end - start) < len) {
+        snprintf(out, len, "%.*s", (int)(end - start), start);
+    }
+}
+
+const char *http_client_address(struct http_request *req)
+{
+    struct req_ctx *ctx = req->impl;
+    if (!ctx->client[0]) {
+        const char *list =
+            cfg.http_trusted_proxies > 0
+                ? MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, "X-Forwarded-For")
+                : NULL;
+        if (list) {
+            forwarded_for(list, cfg.http_trusted_proxies, ctx->client, sizeof(ctx->client));
+        }
+        if (!ctx->client[0]) {
+            memcpy(ctx->client, ctx->remote, sizeof(ctx->client));
+        }
+    }
+    return ctx->client;
 }
 
 const char *http_form_value(struct http_request *req, const char *name)

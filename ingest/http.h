@@ -87,6 +87,12 @@ const char *http_query(struct http_request *req, const char *name);
 const char *http_header(struct http_request *req, const char *name);
 const char *http_param(struct http_request *req, const char *name);
 
+/* The client's address for limits: the TCP peer, or behind
+ * HTTP_TRUSTED_PROXIES = n > 0 proxies the n-th entry from the right of
+ * X-Forwarded-For (the leftmost when there are fewer). Valid until the
+ * handler returns. */
+const char *http_client_address(struct http_request *req);
+
 /* Response builders. json is stolen. */
 void http_reply_json(struct http_response *res, int status, json_t *json);
 void http_reply_raw(struct http_response *res, int status, const char *content_type, char *body,

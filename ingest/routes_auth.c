@@ -1,5 +1,6 @@
 /* /auth routes (seed 003 §2): register, login (OAuth2 password form), me.
  * Validation errors use the messages and types of FastAPI with pydantic 2. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,9 @@ static void register_user(struct http_request *req, struct http_response *res)
     char hash[CRYPTO_PWHASH_LEN];
     db_conn *c = NULL;
     json_t *user = NULL;
+    if (!handler_rate_ok(res, "register", http_client_address(req), cfg.auth_rate_per_min, 60, 1)) {
+        return;
+    }
     json_t *body = http_json_body(req, res);
     if (!body || !string_field(body, "full_name", &full_name, res) ||
         !string_field(body, "email", &email_in, res) ||
@@ -136,7 +140,18 @@ static void login(struct http_request *req, struct http_response *res)
     if (!password) {
         return;
     }
+    if (!handler_rate_ok(res, "login", http_client_address(req), cfg.auth_rate_per_min, 60, 1)) {
+        return;
+    }
     sc_code rc = (email = trimmed(username)) ? SC_OK : SC_ENOMEM;
+    /* Emails match case-insensitively, so the failures of one account count under one name. */
+    for (char *p = email; p && *p; p++) {
+        *p = (char)tolower((unsigned char)*p);
+    }
+    if (rc == SC_OK && !handler_rate_ok(res, "login-failures", email, cfg.login_failures_max,
+                                        (int)cfg.login_failure_window_s, 0)) {
+        goto out;
+    }
     if (rc == SC_OK && !(c = db_acquire())) {
         rc = SC_EUNAVAIL;
     }
@@ -153,6 +168,9 @@ static void login(struct http_request *req, struct http_response *res)
     int ok = crypto_password_verify(rc == SC_OK ? u.password_hash : NULL, password) == SC_OK &&
              u.is_active;
     if (!ok) {
+        /* Counted after the answer is known, so only failures use the budget. */
+        handler_rate_ok(res, "login-failures", email, cfg.login_failures_max,
+                        (int)cfg.login_failure_window_s, 1);
         auth_reply_unauthorized(res, DETAIL_BAD_LOGIN);
         goto out;
     }

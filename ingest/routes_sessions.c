@@ -163,7 +163,10 @@ static sc_code qr_transition(const char *token, const char *from, const char *to
 
 static void generate_qr(struct http_request *req, struct http_response *res)
 {
-    (void)req;
+    if (!handler_rate_ok(res, "generate-qr", http_client_address(req), cfg.qr_generate_per_min, 60,
+                         1)) {
+        return;
+    }
     char token[CRYPTO_TOKEN_LEN(QR_TOKEN_BYTES)], secret[CRYPTO_TOKEN_LEN(POLL_SECRET_BYTES)];
     char hash[65], key[QR_KEY_LEN], expires_at[40];
     crypto_token(QR_TOKEN_BYTES, token);

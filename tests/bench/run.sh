@@ -28,6 +28,8 @@ set -a
 . "$state/env"
 set +a
 export HTTP_PORT=$((STACK_PG_PORT + 48)) LOG_LEVEL=warn
+# The load generators are one client address: the per-address limits would measure themselves.
+export AUTH_RATE_PER_MIN=1000000 QR_GENERATE_PER_MIN=1000000
 "$BUILD/smartcart" migrate >/dev/null
 have=$(psql "$DATABASE_URL" -tAc "SELECT count(*) FROM products")
 if ((have < nproducts)); then
