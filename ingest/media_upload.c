@@ -105,8 +105,8 @@ static void forget_upload(const struct upload_target *t, const char *media_id,
     }
 }
 
-/* Inserts the pending asset and the target's own row in one transaction
- * (the answer in *out) and caches the asset's status. */
+/* Inserts the pending asset and the target's own row, if it has one, in one
+ * transaction (the answer in *out) and caches the asset's status. */
 static sc_code record_upload(const struct upload_target *t, const struct media_new *m, char **out)
 {
     char *status = NULL, *answer = NULL;
@@ -115,7 +115,10 @@ static sc_code record_upload(const struct upload_target *t, const struct media_n
     if (!c) {
         return SC_EUNAVAIL;
     }
-    sc_code rc = db_begin(c);
+    /* A lone INSERT is a transaction of its own: BEGIN and COMMIT would only
+     * add two round trips to every plain upload. */
+    const int tx = t->record != NULL;
+    sc_code rc = tx ? db_begin(c) : SC_OK;
     if (rc == SC_OK) {
         rc = media_insert(c, m, out, &status);
     }
@@ -123,11 +126,13 @@ static sc_code record_upload(const struct upload_target *t, const struct media_n
         free(*out);
         *out = answer;
     }
-    if (rc == SC_OK) {
+    if (rc == SC_OK && tx) {
         rc = db_commit(c);
     }
-    if (rc != SC_OK) {
+    if (rc != SC_OK && tx) {
         db_rollback(c);
+    }
+    if (rc != SC_OK) {
         free(*out);
         *out = NULL;
     }
@@ -180,11 +185,24 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
         .object_key = object,
         .size_bytes = (long long)up->size,
     };
-    if ((rc = s3_put_file(staging, up->file, up->size, m.content_type)) != SC_OK) {
+    /* The PUT and the row are independent: the bytes travel to S3 while
+     * Postgres commits (and Redis caches) the pending asset. Only the job,
+     * produced once both are in place, lets a worker see the upload. */
+    struct s3_upload *put = NULL;
+    if ((rc = s3_put_file_start(staging, up->file, up->size, m.content_type, &put)) != SC_OK) {
         handler_reply_failure(res, rc);
         return;
     }
-    if ((rc = record_upload(t, &m, &out)) != SC_OK) {
+    sc_code recorded = record_upload(t, &m, &out);
+    if ((rc = s3_upload_finish(put)) != SC_OK) {
+        if (recorded == SC_OK) {
+            forget_upload(t, id, staging);
+        }
+        free(out);
+        handler_reply_failure(res, rc);
+        return;
+    }
+    if ((rc = recorded) != SC_OK) {
         s3_delete(staging);
         if ((rc == SC_ENOTFOUND || rc == SC_EFOREIGN) && t->not_found) {
             http_reply_error(res, 404, t->not_found);

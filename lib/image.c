@@ -139,6 +139,9 @@ struct job {
     const struct variant_spec *spec;
     enum filetype type;
     struct image_output *out;
+    struct job *from; /* made from this job's pixels (kept), not from buf */
+    struct job *next; /* run after this one, on the same thread */
+    VipsImage *kept;  /* this job's sRGB pixels, in memory, while next needs them */
     sc_code rc;
     char reason[256];
 };
@@ -234,18 +237,43 @@ static size_t webp_drop_metadata(uint8_t *p, size_t len)
     return out;
 }
 
-/* One variant: shrink-on-load thumbnail (auto-rotated), then to sRGB: through
- * the embedded ICC profile when there is one (thumbnail's export_profile would
- * run lcms over untagged images too, tripling the time of a full-size JPEG),
- * else by colour space (8-bit grey stays grey: it is already sRGB-encoded);
- * then an encode that drops every metadata field. Decode errors surface here,
- * since loading is lazy. */
+/* Removes every metadata field of im. Held pixels need none (the outputs
+ * strip it anyway), and the loader frees the memory its EXIF blob points
+ * into when the decoded image goes away, before the next job reads it. */
+static void drop_metadata(VipsImage *im)
+{
+    gchar **fields = vips_image_get_fields(im);
+    for (gchar **f = fields; f && *f; f++) {
+        vips_image_remove(im, *f); /* header fields are not metadata: left alone */
+    }
+    g_strfreev(fields);
+}
+
+/* One output: a shrink-on-load thumbnail of buf (auto-rotated), then to
+ * sRGB: through the embedded ICC profile when there is one (thumbnail's
+ * export_profile would run lcms over untagged images too, tripling the time
+ * of a full-size JPEG), else by colour space (8-bit grey stays grey: it is
+ * already sRGB-encoded); or, for a job made from another one, a thumbnail of
+ * that one's sRGB pixels. Then an encode that drops every metadata field.
+ * Decode errors surface here, since loading is lazy. */
 static void run_job(struct job *job)
 {
     VipsImage *thumb = NULL, *srgb = NULL;
     void *data = NULL;
     size_t len = 0;
     int edge = job->spec->max_edge ? job->spec->max_edge : VIPS_MAX_COORD;
+    if (job->from) {
+        if (!job->from->kept) {
+            job->rc = job->from->rc;
+            snprintf(job->reason, sizeof(job->reason), "%s", job->from->reason);
+            return;
+        }
+        if (vips_thumbnail_image(job->from->kept, &srgb, edge, "height", edge, "size",
+                                 VIPS_SIZE_DOWN, NULL)) {
+            goto fail;
+        }
+        goto encode;
+    }
     /* libvips reads the buffer without writing it; its prototype lacks const. */
     if (vips_thumbnail_buffer((void *)job->buf, job->len, &thumb, edge, "height", edge, "size",
                               VIPS_SIZE_DOWN, "option_string", FAIL_ON, NULL)) {
@@ -262,6 +290,18 @@ static void run_job(struct job *job)
         g_object_ref(srgb);
     } else if (vips_colourspace(thumb, &srgb, VIPS_INTERPRETATION_sRGB, NULL)) {
         goto fail;
+    }
+encode:
+    if (job->next) {
+        /* The encoder needs all the pixels anyway; held, they serve the
+         * smaller output next as well. */
+        if (!(job->kept = vips_image_copy_memory(srgb))) {
+            goto fail;
+        }
+        drop_metadata(job->kept);
+        g_object_unref(srgb);
+        srgb = job->kept;
+        g_object_ref(srgb);
     }
     int q = job->spec->quality;
     int bad;
@@ -309,18 +349,55 @@ out:
     }
 }
 
-static void *job_thread(void *arg)
+/* Runs job and the ones chained after it, each dropping its predecessor's
+ * pixels once it has used them. */
+static void run_chain(struct job *job)
 {
-    run_job(arg);
+    for (; job; job = job->next) {
+        run_job(job);
+        if (job->from && job->from->kept) {
+            g_object_unref(job->from->kept);
+            job->from->kept = NULL;
+        }
+    }
+}
+
+static void *chain_thread(void *arg)
+{
+    run_chain(arg);
     vips_thread_shutdown();
     return NULL;
+}
+
+/* Links the variants (not the full size) into one chain, largest first, and
+ * returns its head: decoding the file again for a 256 px thumbnail costs
+ * more than shrinking the 1024 px variant's pixels (the entropy decoding of
+ * a JPEG does not shrink on load). The full size stays a chain of its own. */
+static struct job *chain_variants(struct job *jobs, size_t n)
+{
+    struct job *head = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!jobs[i].spec->max_edge) {
+            continue;
+        }
+        struct job **at = &head;
+        while (*at && (*at)->spec->max_edge >= jobs[i].spec->max_edge) {
+            at = &(*at)->next;
+        }
+        jobs[i].next = *at;
+        *at = &jobs[i];
+    }
+    for (struct job *j = head; j && j->next; j = j->next) {
+        j->next->from = j;
+    }
+    return head;
 }
 
 sc_code image_process(const void *buf, size_t len, const struct variant_spec *specs, size_t nspecs,
                       struct image_output *outs, char *reason, size_t reason_len)
 {
     struct image_info info;
-    struct job *jobs = NULL;
+    struct job *jobs = NULL, **heads = NULL;
     pthread_t *threads = NULL;
     int *started = NULL;
     memset(outs, 0, nspecs * sizeof(*outs));
@@ -331,7 +408,8 @@ sc_code image_process(const void *buf, size_t len, const struct variant_spec *sp
     jobs = calloc(nspecs, sizeof(*jobs));
     threads = calloc(nspecs, sizeof(*threads));
     started = calloc(nspecs, sizeof(*started));
-    if (!jobs || !threads || !started) {
+    heads = calloc(nspecs, sizeof(*heads));
+    if (!jobs || !threads || !started || !heads) {
         rc = SC_ENOMEM;
         goto out;
     }
@@ -342,10 +420,21 @@ sc_code image_process(const void *buf, size_t len, const struct variant_spec *sp
                                .type = info.type,
                                .out = &outs[i],
                                .rc = SC_EINTERNAL};
-        /* The last variant runs on this thread; so does any that got no thread. */
-        started[i] = i + 1 < nspecs && !pthread_create(&threads[i], NULL, job_thread, &jobs[i]);
+    }
+    /* The chains' heads: the full size, the largest variant. Every chain
+     * but the last gets a thread; the last runs on this one, as does any
+     * that got no thread. */
+    struct job *variants = chain_variants(jobs, nspecs);
+    size_t nheads = 0;
+    for (size_t i = 0; i < nspecs; i++) {
+        if (!jobs[i].spec->max_edge || &jobs[i] == variants) {
+            heads[nheads++] = &jobs[i];
+        }
+    }
+    for (size_t i = 0; i < nheads; i++) {
+        started[i] = i + 1 < nheads && !pthread_create(&threads[i], NULL, chain_thread, heads[i]);
         if (!started[i]) {
-            run_job(&jobs[i]);
+            run_chain(heads[i]);
         }
     }
     for (size_t i = 0; i < nspecs; i++) {
@@ -365,6 +454,7 @@ sc_code image_process(const void *buf, size_t len, const struct variant_spec *sp
         image_output_free(outs, nspecs);
     }
 out:
+    free(heads);
     free(started);
     free(threads);
     free(jobs);

@@ -62,8 +62,11 @@ void image_shutdown(void);
 sc_code image_probe(const void *buf, size_t len, struct image_info *out, char *reason,
                     size_t reason_len);
 
-/* Probes buf (as image_probe), then makes one output per spec, concurrently
- * (a thread per spec), into outs[0..nspecs). Never upscales. A corrupt or
+/* Probes buf (as image_probe), then makes one output per spec into
+ * outs[0..nspecs), concurrently: the full-size outputs from buf, each on a
+ * thread of its own, beside the variants, made one after another on one
+ * more thread, the largest from buf (shrink-on-load) and each smaller one
+ * from the previous one's pixels. Never upscales. A corrupt or
  * truncated image fails with SC_EPERMANENT and a reason; SC_ENOMEM and
  * SC_EINTERNAL are worth a retry. On failure outs holds nothing to free. */
 sc_code image_process(const void *buf, size_t len, const struct variant_spec *specs, size_t nspecs,

@@ -2,6 +2,7 @@
 #include "media.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -120,13 +121,17 @@ static void status_key(const char *media_id, char out[STATUS_KEY_LEN])
 
 sc_code media_status_publish(const char *media_id, const char *status_json)
 {
-    char key[STATUS_KEY_LEN];
+    /* One round trip instead of two, and no subscriber ever hears of a
+     * status the key does not hold yet. */
+    static const char script[] = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) "
+                                 "return redis.call('PUBLISH', ARGV[3], ARGV[1])";
+    char key[STATUS_KEY_LEN], ttl[24];
     status_key(media_id, key);
-    size_t len = strlen(status_json);
-    sc_code rc = redis_set(key, status_json, len, (int)cfg.media_status_ttl_s);
-    if (rc == SC_OK) {
-        rc = redis_publish(MEDIA_STATUS_CHANNEL, status_json, len, NULL);
-    }
+    snprintf(ttl, sizeof(ttl), "%lld", (long long)cfg.media_status_ttl_s);
+    const char *args[] = {key, status_json, ttl, MEDIA_STATUS_CHANNEL};
+    char *receivers = NULL;
+    sc_code rc = redis_eval(script, 1, args, 4, &receivers);
+    free(receivers);
     return rc;
 }
 

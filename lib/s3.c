@@ -1,8 +1,11 @@
 /* libcurl adapter for S3 / R2. Every request is signed by our own sigv4.c
  * (one signer for headers and presigned URLs, and none of curl 7.88's
- * CURLOPT_AWS_SIGV4 quirks). Easy handles are pooled: a handle keeps its
- * keep-alive connections between requests, so a busy process reuses TCP
- * (and TLS) sessions instead of paying a handshake per PUT. */
+ * CURLOPT_AWS_SIGV4 quirks). Each request runs on a pooled pair of an easy
+ * handle and a multi handle of its own: the multi keeps the keep-alive
+ * connections between requests, so a busy process reuses TCP (and TLS)
+ * sessions instead of paying a handshake per PUT, and a request can be
+ * started and finished later (s3_put_file_start) while the caller does other
+ * work on the same thread. */
 #include "s3.h"
 
 #include <curl/curl.h>
@@ -19,10 +22,25 @@
 #define ERROR_BODY_MAX 4096
 /* Bodies of successful calls other than s3_get (copy results) are small XML. */
 #define SMALL_BODY_MAX 65536
+/* curl sends "Expect: 100-continue" before every PUT body and waits a round
+ * trip for the answer; that only pays off when a refusal saves sending a lot
+ * (curl itself asks for it only above this size on a POST). */
+#define EXPECT_MIN_BODY (1024 * 1024)
+/* How much of a body curl reads and sends per step (its default is 64 KiB).
+ * A started PUT (s3_put_file_start) only advances while its thread drives
+ * it, so the first step should carry a typical photo whole. */
+#define UPLOAD_BUFFER (256 * 1024)
+
+/* A pooled pair: the easy handle runs on its own multi handle, whose
+ * connection cache outlives each request. */
+struct handle {
+    CURL *easy;
+    CURLM *multi;
+};
 
 static struct {
     pthread_mutex_t lock;
-    CURL **idle; /* handles not in use, each with its own warm connections */
+    struct handle *idle; /* not in use, each with its own warm connections */
     size_t nidle, cap;
     char *origin;    /* scheme://host[:port] */
     char *host;      /* host[:port], the signed Host header */
@@ -48,7 +66,10 @@ struct call {
     int short_file;
     size_t max_len; /* largest successful answer body accepted; 0: SMALL_BODY_MAX */
     int too_big;
-    CURL *curl;
+    struct handle h; /* h.easy is NULL until the request is under way */
+    char *url, *canonical_uri, *auth;
+    struct curl_slist *headers;
+    char errbuf[CURL_ERROR_SIZE];
     long status;
     curl_off_t content_length; /* of the answer; -1 when unknown */
     char *body;
@@ -88,7 +109,8 @@ sc_code s3_init(void)
 void s3_shutdown(void)
 {
     for (size_t i = 0; i < s3.nidle; i++) {
-        curl_easy_cleanup(s3.idle[i]);
+        curl_multi_cleanup(s3.idle[i].multi);
+        curl_easy_cleanup(s3.idle[i].easy);
     }
     free(s3.idle);
     free(s3.origin);
@@ -100,28 +122,49 @@ void s3_shutdown(void)
     curl_global_cleanup();
 }
 
-static CURL *acquire(void)
+static void handle_free(struct handle h)
 {
-    CURL *h = NULL;
+    if (h.multi) {
+        curl_multi_cleanup(h.multi);
+    }
+    if (h.easy) {
+        curl_easy_cleanup(h.easy);
+    }
+}
+
+/* A pooled pair, or a new one; h.easy is NULL when out of memory. */
+static struct handle acquire(void)
+{
+    struct handle h = {0};
     pthread_mutex_lock(&s3.lock);
     if (s3.nidle > 0) {
         h = s3.idle[--s3.nidle];
     }
     pthread_mutex_unlock(&s3.lock);
-    return h ? h : curl_easy_init();
+    if (h.easy) {
+        return h;
+    }
+    h.easy = curl_easy_init();
+    h.multi = curl_multi_init();
+    if (!h.easy || !h.multi) {
+        handle_free(h);
+        return (struct handle){0};
+    }
+    return h;
 }
 
-/* Returns h to the pool; its connection cache survives curl_easy_reset. */
-static void release(CURL *h)
+/* Returns h (not attached to its multi) to the pool; the multi's connection
+ * cache survives curl_easy_reset. */
+static void release(struct handle h)
 {
-    curl_easy_reset(h);
+    curl_easy_reset(h.easy);
     pthread_mutex_lock(&s3.lock);
     if (s3.nidle == s3.cap) {
         size_t cap = s3.cap ? 2 * s3.cap : 16;
-        CURL **grown = realloc(s3.idle, cap * sizeof(*grown));
+        struct handle *grown = realloc(s3.idle, cap * sizeof(*grown));
         if (!grown) {
             pthread_mutex_unlock(&s3.lock);
-            curl_easy_cleanup(h);
+            handle_free(h);
             return;
         }
         s3.idle = grown;
@@ -180,7 +223,7 @@ static size_t on_write(char *src, size_t size, size_t n, void *arg)
     struct call *c = arg;
     size_t add = size * n;
     long status = 0;
-    curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c->h.easy, CURLINFO_RESPONSE_CODE, &status);
     int success = status >= 200 && status < 300;
     size_t limit = !success ? ERROR_BODY_MAX : c->max_len ? c->max_len : SMALL_BODY_MAX;
     if (c->len + add > limit) {
@@ -221,7 +264,7 @@ static void error_code(const char *body, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s", (int)(end - start), start);
 }
 
-static sc_code code_of(const struct call *c, CURLcode cc, const char *errbuf)
+static sc_code code_of(const struct call *c, CURLcode cc)
 {
     sc_code rc;
     if (c->too_big) {
@@ -237,7 +280,7 @@ static sc_code code_of(const struct call *c, CURLcode cc, const char *errbuf)
                                             : SC_EUNAVAIL;
         log_json(LOG_WARN, "s3 request failed",
                  json_pack("{s:s, s:s, s:s}", "op", c->method, "key", c->key ? c->key : "", "error",
-                           errbuf[0] ? errbuf : curl_easy_strerror(cc)));
+                           c->errbuf[0] ? c->errbuf : curl_easy_strerror(cc)));
         return rc;
     }
     /* A copy can fail after its 200 has been sent: S3 then puts an <Error> in the body. */
@@ -276,13 +319,29 @@ static struct curl_slist *add_header(struct curl_slist *list, const char *name, 
     return grown;
 }
 
-/* Signs and runs c; on return c->status and c->body describe the answer.
- * The caller frees c->body. */
-static sc_code perform(struct call *c)
+/* Frees what begin() built for c and hands its handle back; the caller
+ * still owns c->body. */
+static void end(struct call *c)
 {
-    char *enc_key = NULL, *url = NULL, *canonical_uri = NULL, *auth = NULL;
-    struct curl_slist *headers = NULL;
-    char errbuf[CURL_ERROR_SIZE] = "";
+    if (c->h.easy) {
+        curl_multi_remove_handle(c->h.multi, c->h.easy);
+        release(c->h);
+        c->h = (struct handle){0};
+    }
+    free(c->url);
+    free(c->canonical_uri);
+    free(c->auth);
+    curl_slist_free_all(c->headers);
+    c->url = c->canonical_uri = c->auth = NULL;
+    c->headers = NULL;
+}
+
+/* Signs c and attaches it to a pooled handle, ready to run; nothing is sent
+ * yet. On failure end(c) has been done. c must stay where it is until
+ * finish(c). */
+static sc_code begin(struct call *c)
+{
+    char *enc_key = NULL;
     sc_code rc = SC_EINVAL;
     if (!c->bucket && (!c->key || !c->key[0] || strlen(c->key) > 1024)) {
         goto out;
@@ -291,13 +350,13 @@ static sc_code perform(struct call *c)
     if (c->key && sigv4_uri_encode(c->key, strlen(c->key), 1, &enc_key) != SC_OK) {
         goto out;
     }
-    if (asprintf(&canonical_uri, "%s%s%s", s3.base_path, enc_key ? "/" : "",
+    if (asprintf(&c->canonical_uri, "%s%s%s", s3.base_path, enc_key ? "/" : "",
                  enc_key ? enc_key : "") < 0) {
-        canonical_uri = NULL;
+        c->canonical_uri = NULL;
         goto out;
     }
-    if (asprintf(&url, "%s%s", s3.origin, canonical_uri) < 0) {
-        url = NULL;
+    if (asprintf(&c->url, "%s%s", s3.origin, c->canonical_uri) < 0) {
+        c->url = NULL;
         goto out;
     }
 
@@ -314,33 +373,33 @@ static sc_code perform(struct call *c)
     if (c->copy_source) {
         signed_headers[n++] = (struct sigv4_header){"x-amz-copy-source", c->copy_source};
     }
-    const struct sigv4_request req = {c->method, canonical_uri,      "",  signed_headers,
+    const struct sigv4_request req = {c->method, c->canonical_uri,   "",  signed_headers,
                                       n,         "UNSIGNED-PAYLOAD", date};
-    if ((rc = sigv4_authorization(&s3.key, &req, &auth)) != SC_OK) {
+    if ((rc = sigv4_authorization(&s3.key, &req, &c->auth)) != SC_OK) {
         goto out;
     }
     int failed = 0;
     for (size_t i = 0; i < n; i++) {
-        headers = add_header(headers, signed_headers[i].name, signed_headers[i].value, &failed);
+        c->headers =
+            add_header(c->headers, signed_headers[i].name, signed_headers[i].value, &failed);
     }
-    headers = add_header(headers, "Authorization", auth, &failed);
-    if (c->upload && !c->file) {
-        /* The bytes are in memory already: waiting a round trip for
-         * "100 Continue" would only slow the PUT down. */
-        headers = add_header(headers, "Expect", "", &failed);
+    c->headers = add_header(c->headers, "Authorization", c->auth, &failed);
+    if (c->upload && c->left < EXPECT_MIN_BODY) {
+        c->headers = add_header(c->headers, "Expect", "", &failed);
     }
     rc = SC_ENOMEM;
-    if (failed || !(c->curl = acquire())) {
+    if (failed || !(c->h = acquire()).easy) {
         goto out;
     }
 
-    CURL *h = c->curl;
-    curl_easy_setopt(h, CURLOPT_URL, url);
+    CURL *h = c->h.easy;
+    c->errbuf[0] = '\0';
+    curl_easy_setopt(h, CURLOPT_URL, c->url);
     curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L); /* keys with "." or ".." segments stay as signed */
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg.s3_timeout_ms);
     if (c->file) {
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
@@ -352,6 +411,7 @@ static sc_code perform(struct call *c)
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     if (c->upload) {
         curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BUFFER);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, c);
         curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, on_seek);
@@ -367,28 +427,51 @@ static sc_code perform(struct call *c)
     } else if (c->range) {
         curl_easy_setopt(h, CURLOPT_RANGE, c->range);
     }
-    CURLcode cc = curl_easy_perform(h);
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
-    curl_easy_getinfo(h, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &c->content_length);
-    rc = code_of(c, cc, errbuf);
+    if (curl_multi_add_handle(c->h.multi, h) != CURLM_OK) {
+        release(c->h); /* not attached: end() must not detach it */
+        c->h = (struct handle){0};
+        goto out;
+    }
+    rc = SC_OK;
 out:
     free(enc_key);
-    free(url);
-    free(canonical_uri);
-    free(auth);
-    curl_slist_free_all(headers);
+    if (rc != SC_OK) {
+        end(c);
+    }
     return rc;
 }
 
-/* Runs c and hands its handle back; the caller still owns c->body. */
+/* Runs a begun c to its end; on return c->status and c->body describe the
+ * answer (the caller frees c->body). */
+static sc_code finish(struct call *c)
+{
+    int running = 1;
+    CURLMcode mc;
+    while ((mc = curl_multi_perform(c->h.multi, &running)) == CURLM_OK && running) {
+        /* curl shortens the wait to its own next timeout. */
+        if ((mc = curl_multi_poll(c->h.multi, NULL, 0, 1000, NULL)) != CURLM_OK) {
+            break;
+        }
+    }
+    CURLcode cc = mc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
+    CURLMsg *msg;
+    int queued;
+    while ((msg = curl_multi_info_read(c->h.multi, &queued))) {
+        if (msg->msg == CURLMSG_DONE) {
+            cc = msg->data.result;
+        }
+    }
+    curl_easy_getinfo(c->h.easy, CURLINFO_RESPONSE_CODE, &c->status);
+    curl_easy_getinfo(c->h.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &c->content_length);
+    sc_code rc = code_of(c, cc);
+    end(c);
+    return rc;
+}
+
 static sc_code run(struct call *c)
 {
-    sc_code rc = perform(c);
-    if (c->curl) {
-        release(c->curl);
-        c->curl = NULL;
-    }
-    return rc;
+    sc_code rc = begin(c);
+    return rc == SC_OK ? finish(c) : rc;
 }
 
 static sc_code run_and_discard(struct call *c)
@@ -415,15 +498,50 @@ sc_code s3_put(const char *key, const void *data, size_t len, const char *conten
     return run_and_discard(&c);
 }
 
+struct s3_upload {
+    struct call c;
+};
+
+sc_code s3_put_file_start(const char *key, FILE *f, size_t len, const char *content_type,
+                          struct s3_upload **out)
+{
+    struct s3_upload *u = calloc(1, sizeof(*u));
+    *out = NULL;
+    if (!u) {
+        return SC_ENOMEM;
+    }
+    u->c = (struct call){.method = "PUT",
+                         .key = key,
+                         .content_type = content_type,
+                         .upload = 1,
+                         .file = f,
+                         .left = len};
+    sc_code rc = begin(&u->c);
+    if (rc != SC_OK) {
+        free(u);
+        return rc;
+    }
+    /* One step puts the request and its first UPLOAD_BUFFER bytes on the
+     * wire; the rest of a larger body waits for s3_upload_finish. */
+    int running;
+    curl_multi_perform(u->c.h.multi, &running);
+    *out = u;
+    return SC_OK;
+}
+
+sc_code s3_upload_finish(struct s3_upload *u)
+{
+    sc_code rc = finish(&u->c);
+    free(u->c.body);
+    free(u);
+    return rc;
+}
+
 sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_type)
 {
-    struct call c = {.method = "PUT",
-                     .key = key,
-                     .content_type = content_type,
-                     .upload = 1,
-                     .file = f,
-                     .left = len};
-    return run_and_discard(&c);
+    struct s3_upload *u;
+    sc_code rc = s3_put_file_start(key, f, len, content_type, &u);
+    return rc == SC_OK ? s3_upload_finish(u) : rc;
 }
 
 /* A GET of key, or of the bytes range names (NULL: all), up to max_len. */

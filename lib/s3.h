@@ -32,6 +32,17 @@ sc_code s3_put(const char *key, const void *data, size_t len, const char *conten
  * limit, the upload fails with SC_ETIMEOUT when it stalls for S3_TIMEOUT_MS. */
 sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_type);
 
+/* s3_put_file in two halves, so the caller can do other work on the same
+ * thread while the bytes travel: start signs the PUT and sends the request
+ * with up to the first 256 KiB of the body; s3_upload_finish sends the rest,
+ * waits for the answer and frees *out. Between the two, f must stay open and
+ * untouched; every *out is finished exactly once. On error *out is NULL and
+ * nothing was sent. */
+struct s3_upload;
+sc_code s3_put_file_start(const char *key, FILE *f, size_t len, const char *content_type,
+                          struct s3_upload **out);
+sc_code s3_upload_finish(struct s3_upload *u);
+
 /* Reads the object at key into *data (NUL-terminated for convenience, *len
  * bytes without it). SC_ETOOBIG when it is larger than max_len (> 0). *data
  * is owned by the caller (free); NULL on error. */
