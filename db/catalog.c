@@ -106,13 +106,53 @@ sc_code catalog_tenant(db_conn *c, const char *tenant_id, char out[CATALOG_UUID_
 
 /* ---- products ---- */
 
+/* Renders a product inside a write's transaction (what will commit). */
 static const char sql_product_json[] =
     "SELECT json FROM product_api WHERE id = $1 AND tenant_id = $2";
 
+/* A product's stored render (migration 0011's product_json_cache) while it
+ * is valid: no write to the product since, same render generation, and no
+ * promotion started or ended since. Absent or NULL: render it. $1 tenant. */
+#define PRODUCT_CACHED "product_json_cache c JOIN product_render_generation g ON c.generation = g.n"
+#define PRODUCT_CACHED_VALID                                                                       \
+    "c.tenant_id = $1 AND c.valid_from <= now() AND (c.valid_until IS NULL OR now() < "            \
+    "c.valid_until)"
+
+static const char sql_product_cached[] =
+    "SELECT c.json FROM " PRODUCT_CACHED " WHERE c.product_id = $2 AND " PRODUCT_CACHED_VALID;
+
+/* Renders the products of the CTE u(id, n) before it through product_api as
+ * r(n, id, json) and stores each render in product_json_cache under the rev
+ * and generation its snapshot saw (one statement, one snapshot): where a
+ * write came after, the row's rev or generation moved on and the stale
+ * render is not stored. Rows are stored in product id order, so two reads
+ * filling overlapping pages lock them in the same order. valid_until: the
+ * tenant's next promotion start or end (promotions_tenant_active_idx).
+ * $1 is the tenant. */
+#define PRODUCT_RENDER_CTES                                                                        \
+    "g AS (SELECT n AS gen FROM product_render_generation), "                                      \
+    "r AS (SELECT u.n, a.id, a.json, coalesce(c.rev, 0) AS rev FROM u "                            \
+    "  JOIN product_api a ON a.id = u.id AND a.tenant_id = $1 "                                    \
+    "  LEFT JOIN product_json_cache c ON c.product_id = u.id), "                                   \
+    "ins AS (INSERT INTO product_json_cache AS c "                                                 \
+    "  (product_id, tenant_id, rev, generation, valid_from, valid_until, json) "                   \
+    "  SELECT DISTINCT ON (r.id) r.id, $1, r.rev, g.gen, now(), "                                  \
+    "    (SELECT min(CASE WHEN pr.starts_at > now() THEN pr.starts_at ELSE pr.ends_at END) "       \
+    "     FROM promotions pr WHERE pr.tenant_id = $1 AND pr.is_active AND pr.ends_at > now()), "   \
+    "    r.json FROM r, g ORDER BY r.id "                                                          \
+    "  ON CONFLICT (product_id) DO UPDATE SET generation = excluded.generation, "                  \
+    "    valid_from = excluded.valid_from, valid_until = excluded.valid_until, "                   \
+    "    json = excluded.json "                                                                    \
+    "  WHERE c.rev = excluded.rev AND coalesce(c.generation, -1) <= excluded.generation) "
+
+static const char sql_product_render[] =
+    "WITH u AS (SELECT $2::uuid AS id, 1::bigint AS n), " PRODUCT_RENDER_CTES "SELECT json FROM r";
+
 sc_code catalog_product_get(db_conn *c, const char *tenant, const char *id, char **out)
 {
-    const char *p[] = {id, tenant};
-    return query_json(c, out, NULL, sql_product_json, 2, p);
+    const char *p[] = {tenant, id};
+    sc_code rc = query_json(c, out, NULL, sql_product_cached, 2, p);
+    return rc == SC_ENOTFOUND ? query_json(c, out, NULL, sql_product_render, 2, p) : rc;
 }
 
 sc_code catalog_product_save(db_conn *c, const char *tenant, const char *id,
@@ -185,13 +225,23 @@ out:
 }
 
 /* product_search (migration 0008) picks and counts the ids, from its cache
- * when it can; only the page's products are rendered, in that order. */
-static const char sql_product_list[] =
-    "SELECT json_build_object('total', s.total, 'products', "
-    "  coalesce((SELECT json_agg(a.json ORDER BY u.n) "
-    "    FROM unnest(s.ids[$6::integer + 1 : $6::integer + $7::integer]) WITH ORDINALITY u(id, n) "
-    "    JOIN product_api a ON a.id = u.id), '[]')) "
-    "FROM product_search($1, $2, $3, $4, $5, $6::integer + $7::integer, $8) s";
+ * when it can; only the page's products are shown, in that order: first from
+ * their stored renders (no row when one is missing), else rendered. */
+#define PRODUCT_SEARCH                                                                             \
+    "WITH s AS MATERIALIZED (SELECT * FROM product_search($1, $2, $3, $4, $5, "                    \
+    "  $6::integer + $7::integer, $8)), "                                                          \
+    "u AS (SELECT u.id, u.n FROM s, "                                                              \
+    "  unnest(s.ids[$6::integer + 1 : $6::integer + $7::integer]) WITH ORDINALITY u(id, n)), "
+#define PRODUCT_PAGE(cte)                                                                          \
+    "SELECT json_build_object('total', s.total, 'products', "                                      \
+    "  coalesce((SELECT json_agg(" cte ".json ORDER BY " cte ".n) FROM " cte "), '[]')) FROM s"
+
+static const char sql_product_list_cached[] = PRODUCT_SEARCH
+    "h AS (SELECT u.n, c.json FROM u LEFT JOIN (" PRODUCT_CACHED ") "
+    "  ON c.product_id = u.id AND " PRODUCT_CACHED_VALID
+    ") " PRODUCT_PAGE("h") " WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.json IS NULL)";
+
+static const char sql_product_list_render[] = PRODUCT_SEARCH PRODUCT_RENDER_CTES PRODUCT_PAGE("r");
 
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out)
@@ -200,7 +250,8 @@ sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalo
     snprintf(fuzzy, sizeof(fuzzy), "%.2f", (double)cfg.search_word_similarity / 100);
     const char *p[] = {tenant,       f->query, f->category_id, f->min_price,
                        f->max_price, f->skip,  f->limit,       fuzzy};
-    return query_json(c, out, NULL, sql_product_list, 8, p);
+    sc_code rc = query_json(c, out, NULL, sql_product_list_cached, 8, p);
+    return rc == SC_ENOTFOUND ? query_json(c, out, NULL, sql_product_list_render, 8, p) : rc;
 }
 
 sc_code catalog_product_delete(db_conn *c, const char *tenant, const char *id, json_t **object_keys)

@@ -98,3 +98,32 @@ def test_a_name_starting_with_the_query_ranks_first(h):
                                "category_ids": [cat]})
     page = listing(query="sua tuoi", category_id=cat)
     assert names(page) == ["Sữa tươi ít đường " + tag, "Trà sữa tươi " + tag, "Bánh " + tag]
+
+
+# Queries of several words take their candidates from adjacent word pairs
+# (migration 0012_search_pairs): the first query word may end a word, the
+# last may start one, those between are whole words; the answer is still
+# exactly the substring match. Each case: query ({tag} is a word of this test
+# only), the names it must find, best first.
+@pytest.mark.parametrize("query,expected", [
+    ("{tag} sua", ["Kẹo {tag} sữa", "Bánh {tag} sữa tươi"]),  # the shorter name first
+    ("{tag} sua tuoi", ["Bánh {tag} sữa tươi"]),
+    ("nh {tag} sua tu", ["Bánh {tag} sữa tươi"]),  # partial first and last words
+    ("o {tag} s", ["Kẹo {tag} sữa"]),
+    ("\t{tag} sua", ["Kẹo {tag} sữa", "Bánh {tag} sữa tươi"]),  # a leading space: mid-text
+    ("{tag} sua\t", ["Bánh {tag} sữa tươi", "Kẹo {tag} sữa"]),  # trailing: Kẹo by its description
+    ("50% {tag}", ["Giảm 50% {tag}"]),  # % and _ are plain characters
+    ("a_ {tag}x", ["Loại a_ {tag}x"]),
+    ("{tag} cuoi dong", ["Kẹo {tag} sữa"]),  # across name and description
+])
+def test_several_words_match_as_a_substring(h, query, expected):
+    tag = "zp" + uuid.uuid4().hex[:8]
+    cat = post(h, "/categories", {"name": "Cặp từ " + tag})["id"]
+    for name, description in [("Bánh {tag} sữa tươi", "Bánh mềm"), ("Kẹo {tag} sữa", "{tag} cuối dòng"),
+                              ("Giảm 50% {tag}", None), ("Giảm 50x {tag}", None),
+                              ("Loại a_ {tag}x", None), ("Loại ab {tag}x", None)]:
+        post(h, "/products/", {"name": name.format(tag=tag), "price": 1000, "category_ids": [cat],
+                               "description": description and description.format(tag=tag)})
+    page = listing(query=query.format(tag=tag), category_id=cat)
+    assert names(page) == [e.format(tag=tag) for e in expected]
+    assert page["total"] == len(expected)

@@ -1,0 +1,201 @@
+"""Stored product renders (migration 0011, product_json_cache): product reads
+and search pages show a product's JSON from its stored render, so every write
+that changes what a product shows must show in the very next read, whether it
+goes through the API or straight to the database (as the media worker's
+does), and a promotion must start and end on time. A read that rendered
+before a write must not store its render after it."""
+import datetime
+import os
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from conftest import BASE, auth, sql, wait_for
+
+
+@pytest.fixture
+def h(admin):
+    return auth(admin["token"])
+
+
+def call(method, path, h=None, body=None, status=None):
+    r = requests.request(method, BASE + path, json=body, headers=h)
+    assert r.status_code == (status or {"POST": 201, "DELETE": 204}.get(method, 200)), r.text
+    return r.json() if r.content else None
+
+
+def iso(t):
+    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def shown(pid, tag):
+    """The product as GET /products/{id} and as a search page show it (which
+    must agree); None when it is gone."""
+    r = requests.get(BASE + "/products/" + pid)
+    page = call("GET", "/products/?query=" + tag)
+    found = [p for p in page["products"] if p["id"] == pid]
+    if r.status_code == 404:
+        assert not found
+        return None
+    assert r.status_code == 200, r.text
+    assert found == [r.json()], (found, r.json())
+    return r.json()
+
+
+@pytest.fixture
+def world(h, user):
+    """A product in a child category, a promotion-free parent, a customer."""
+    tag = "zc" + uuid.uuid4().hex[:8]
+    parent = call("POST", "/categories", h, {"name": "Cha " + tag})
+    child = call("POST", "/categories", h, {"name": "Con " + tag})
+    p = call("POST", "/products/", h, {"name": "Bánh %s" % tag, "price": 100000,
+                                        "category_ids": [child["id"]]})
+    return {"tag": tag, "parent": parent, "child": child, "p": p, "h": h,
+            "user": auth(user["token"])}
+
+
+def promo(w, **over):
+    body = {"name": "Giảm " + w["tag"], "discount_type": "percent", "value": 10,
+            "starts_at": iso(time.time() - 86400), "ends_at": iso(time.time() + 86400), **over}
+    return call("POST", "/promotions", w["h"], body)
+
+
+def image(w, primary):
+    sql("INSERT INTO product_images (product_id, object_key, image_url, is_primary) "
+        "VALUES (:'a0', :'a1', 'http://x/' || :'a1', :'a2')",
+        w["p"]["id"], "images/products/%s.jpg" % uuid.uuid4(), primary)
+
+
+def patch_product(body):
+    return lambda w: call("PATCH", "/products/" + w["p"]["id"], w["h"], body(w))
+
+
+def then(first, second):
+    """first(w), a read that stores the render, then second(w, first's result)."""
+    def change(w):
+        made = first(w)
+        shown(w["p"]["id"], w["tag"])
+        second(w, made)
+    return change
+
+
+def product_promotion(w, **over):
+    return promo(w, product_ids=[w["p"]["id"]], **over)
+
+
+# Each case: a write after the product was read (so its render is stored),
+# then what the next read must show: (field path, value); path None: gone.
+CASES = {
+    "rename": (patch_product(lambda w: {"name": "Bánh %s mới" % w["tag"]}), ("name",), "Bánh {tag} mới"),
+    "price": (patch_product(lambda w: {"price": 120000}), ("price",), 120000),
+    "price in SQL": (lambda w: sql("UPDATE products SET price = 80000 WHERE id = :'a0'", w["p"]["id"]),
+                     ("price",), 80000),
+    "category links": (patch_product(lambda w: {"category_ids": [w["parent"]["id"]]}),
+                       ("categories", 0, "name"), "Cha {tag}"),
+    "category rename": (lambda w: call("PATCH", "/categories/" + w["child"]["id"], w["h"],
+                                       {"name": "Con mới " + w["tag"]}),
+                        ("categories", 0, "name"), "Con mới {tag}"),
+    "category moved under a promoted parent": (
+        then(lambda w: promo(w, category_ids=[w["parent"]["id"]]),
+             lambda w, _: call("PATCH", "/categories/" + w["child"]["id"], w["h"],
+                               {"parent_id": w["parent"]["id"]})),
+        ("discounted_price",), 90000),
+    "primary image": (lambda w: image(w, "true"), ("primary_image", "is_primary"), True),
+    "image made primary in SQL": (
+        then(lambda w: image(w, "false"),
+             lambda w, _: sql("UPDATE product_images SET is_primary = true WHERE product_id = :'a0'",
+                              w["p"]["id"])),
+        ("primary_image", "is_primary"), True),
+    "review": (lambda w: call("POST", "/reviews", w["user"], {"product_id": w["p"]["id"], "rating": 4}),
+               ("average_rating",), 4),
+    "review deleted": (
+        then(lambda w: call("POST", "/reviews", w["user"], {"product_id": w["p"]["id"], "rating": 4}),
+             lambda w, review: call("DELETE", "/reviews/" + review["id"], w["user"])),
+        ("review_count",), 0),
+    "promotion on the product": (product_promotion, ("discounted_price",), 90000),
+    "promotion on the category": (lambda w: promo(w, value=20, category_ids=[w["child"]["id"]]),
+                                  ("discounted_price",), 80000),
+    "promotion value changed": (
+        then(product_promotion,
+             lambda w, pr: call("PATCH", "/promotions/" + pr["id"], w["h"], {"value": 30})),
+        ("discounted_price",), 70000),
+    "promotion deactivated": (
+        then(product_promotion,
+             lambda w, pr: call("PATCH", "/promotions/" + pr["id"], w["h"], {"is_active": False})),
+        ("discounted_price",), None),
+    "promotion deleted": (
+        then(product_promotion, lambda w, pr: call("DELETE", "/promotions/" + pr["id"], w["h"])),
+        ("discounted_price",), None),
+    "product deleted": (lambda w: call("DELETE", "/products/" + w["p"]["id"], w["h"]), None, None),
+}
+
+
+def field(product, path):
+    for k in path:
+        product = product[k]
+    return product
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_write_shows_in_the_next_read(world, case):
+    change, path, expected = CASES[case]
+    before = shown(world["p"]["id"], world["tag"])  # stored now
+    assert shown(world["p"]["id"], world["tag"]) == before
+    change(world)
+    after = shown(world["p"]["id"], world["tag"])
+    if path is None:
+        assert after is None
+    else:
+        if isinstance(expected, str):
+            expected = expected.format(tag=world["tag"])
+        assert field(after, path) == expected
+
+
+@pytest.mark.parametrize("edge", ["starts", "ends"])
+def test_a_promotion_starts_and_ends_on_time(world, edge):
+    """The stored render holds only until the tenant's next promotion start or end."""
+    edge_at = int(time.time()) + 3
+    if edge == "starts":
+        product_promotion(world, starts_at=iso(edge_at))
+        before, after = None, 90000
+    else:
+        product_promotion(world, ends_at=iso(edge_at))
+        before, after = 90000, None
+    first = shown(world["p"]["id"], world["tag"])
+    if time.time() < edge_at - 0.5:  # read (and stored) before the edge
+        assert first["discounted_price"] == before
+    wait_for("the promotion to " + edge[:-1],
+             lambda: time.time() > edge_at + 0.5
+             and shown(world["p"]["id"], world["tag"])["discounted_price"] == after)
+
+
+def test_a_render_from_before_a_write_is_not_stored_after_it(world):
+    """A read renders from its snapshot while a write is in flight; its store
+    must lose to the write, so the read after the write shows the write."""
+    pid, tag = world["p"]["id"], world["tag"]
+    shown(pid, tag)
+    promo(world, name="other " + tag)  # a new render generation: the next read renders
+    writer = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-qtAX",
+                               "-v", "ON_ERROR_STOP=1"], stdin=subprocess.PIPE, text=True)
+    writer.stdin.write("BEGIN; UPDATE products SET name = 'Bánh %s sau' WHERE id = '%s';\n" % (tag, pid))
+    writer.stdin.flush()
+    wait_for("the write to be done but not committed", lambda: sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction' "
+        "AND query LIKE 'UPDATE products SET name = ''Bánh ' || :'a0' || ' sau''%'", tag) != "0")
+    seen = {}
+    reader = threading.Thread(target=lambda: seen.update(r=requests.get(BASE + "/products/" + pid)))
+    reader.start()
+    # The read rendered the old name and now waits for the write's row lock.
+    wait_for("the read to wait for the write", lambda: sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE '%INSERT INTO product_json_cache%'") != "0")
+    writer.stdin.write("COMMIT;\n")
+    writer.stdin.close()
+    assert writer.wait(timeout=30) == 0
+    reader.join(timeout=30)
+    assert seen["r"].json()["name"] == "Bánh %s" % tag  # its snapshot's answer
+    assert shown(pid, tag)["name"] == "Bánh %s sau" % tag
