@@ -10,7 +10,7 @@ MODE ?= release
 BUILD ?= build/$(MODE)
 # make test's build folder; helpers working side by side give each their own.
 TEST_BUILD ?= build/asan
-PKGS := libmicrohttpd rdkafka hiredis vips libjwt jansson libsodium libcurl libpq libqrencode
+PKGS := libmicrohttpd rdkafka hiredis vips libjwt jansson libsodium libcrypto libcurl libpq libqrencode
 
 CC ?= cc
 CFLAGS_COMMON := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers \

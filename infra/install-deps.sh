@@ -7,7 +7,7 @@ cd "$(dirname "$0")"
 packages=(
     build-essential pkg-config clang-format
     libmicrohttpd-dev librdkafka-dev libhiredis-dev libpq-dev libvips-dev libvips-tools
-    libjwt-dev libjansson-dev libsodium-dev libcmocka-dev libcurl4-openssl-dev libqrencode-dev
+    libjwt-dev libjansson-dev libsodium-dev libssl-dev libcmocka-dev libcurl4-openssl-dev libqrencode-dev
     postgresql-15 postgresql-contrib redis-server redis-tools
     python3 python3-pytest python3-requests zbar-tools nodejs npm wrk jq
 )

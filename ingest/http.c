@@ -41,10 +41,14 @@ struct text_part {
     size_t len;
 };
 
+/* A file part stays in mem until it outgrows UPLOAD_MEMORY_MAX_BYTES; then it
+ * moves to a spool file, pub.file, which takes the rest. */
 struct upload_part {
     struct http_upload pub;
     char *field;
     char *filename;
+    char *mem;
+    size_t mem_cap;
     struct crypto_sha256 sha;
 };
 
@@ -325,8 +329,10 @@ static void upload_free(struct upload_part *up)
 {
     if (up) {
         if (up->pub.file) {
-            fclose(up->pub.file);
+            fclose(up->pub.file); /* before mem, which an in-memory stream reads */
         }
+        free(up->mem);
+        crypto_sha256_discard(&up->sha);
         free(up->field);
         free(up->filename);
         free(up);
@@ -453,18 +459,69 @@ static FILE *spool_open(void)
     return f;
 }
 
+/* Appends size bytes of the file part: to memory while the whole part fits
+ * UPLOAD_MEMORY_MAX_BYTES (a photo then never touches the file system), else
+ * to the spool file, which the first overflowing piece creates with what
+ * memory held so far. */
+static sc_code store_file_part(struct upload_part *up, const char *data, size_t size)
+{
+    size_t need = up->pub.size + size, max = (size_t)cfg.upload_memory_max_bytes;
+    if (!up->pub.file && need <= max) {
+        if (need > up->mem_cap) {
+            size_t cap = up->mem_cap ? up->mem_cap : 65536;
+            while (cap < need) {
+                cap *= 2;
+            }
+            cap = cap < max ? cap : max;
+            char *grown = realloc(up->mem, cap);
+            if (!grown) {
+                return SC_ENOMEM;
+            }
+            up->mem = grown;
+            up->mem_cap = cap;
+        }
+        memcpy(up->mem + up->pub.size, data, size);
+        return SC_OK;
+    }
+    if (!up->pub.file) {
+        if (!(up->pub.file = spool_open()) ||
+            (up->pub.size && fwrite(up->mem, 1, up->pub.size, up->pub.file) != up->pub.size)) {
+            return SC_EINTERNAL;
+        }
+        free(up->mem);
+        up->mem = NULL;
+        up->mem_cap = 0;
+    }
+    return fwrite(data, 1, size, up->pub.file) == size ? SC_OK : SC_EINTERNAL;
+}
+
+/* The part as the handler reads it: the spool file rewound, or a read-only
+ * stream over the memory. */
+static sc_code finish_file_part(struct upload_part *up)
+{
+    if (crypto_sha256_final_hex(&up->sha, up->pub.sha256) != SC_OK) {
+        return SC_EINTERNAL;
+    }
+    if (up->pub.file) {
+        return fflush(up->pub.file) == 0 && fseek(up->pub.file, 0, SEEK_SET) == 0 ? SC_OK
+                                                                                  : SC_EINTERNAL;
+    }
+    static char empty[1];
+    up->pub.file = fmemopen(up->mem ? up->mem : empty, up->pub.size, "rb");
+    return up->pub.file ? SC_OK : SC_ENOMEM;
+}
+
 static enum MHD_Result take_file_part(struct req_ctx *ctx, const char *key, const char *filename,
                                       const char *data, uint64_t off, size_t size)
 {
     struct upload_part *up = ctx->upload;
     if (!up) {
         if (!(up = calloc(1, sizeof(*up))) || !(up->field = strdup(key)) ||
-            !(up->filename = strdup(filename)) || !(up->pub.file = spool_open())) {
+            !(up->filename = strdup(filename)) || crypto_sha256_init(&up->sha) != SC_OK) {
             upload_free(up);
             return MHD_NO;
         }
         up->pub.filename = up->filename;
-        crypto_sha256_init(&up->sha);
         ctx->upload = up;
     } else if (off == 0 && (strcmp(up->field, key) != 0 || up->pub.size > 0)) {
         ctx->multipart_error = "Send exactly one file per request";
@@ -477,8 +534,8 @@ static enum MHD_Result take_file_part(struct req_ctx *ctx, const char *key, cons
         ctx->body_too_big = 1;
         return MHD_YES;
     }
-    if (fwrite(data, 1, size, up->pub.file) != size) {
-        log_json(LOG_ERROR, "upload spool write failed", NULL);
+    if (store_file_part(up, data, size) != SC_OK) {
+        log_json(LOG_ERROR, "upload part not stored (memory or spool file)", NULL);
         return MHD_NO;
     }
     crypto_sha256_update(&up->sha, data, size);
@@ -666,11 +723,8 @@ static enum MHD_Result dispatch(struct req_ctx *ctx)
         http_reply_field_error(&res, "body", NULL, ctx->multipart_error, "value_error");
         return send_response(ctx, &res);
     }
-    if (ctx->upload && ctx->upload->pub.file) {
-        crypto_sha256_final_hex(&ctx->upload->sha, ctx->upload->pub.sha256);
-        if (fflush(ctx->upload->pub.file) != 0 || fseek(ctx->upload->pub.file, 0, SEEK_SET) != 0) {
-            return send_error(ctx, 500, "Internal Server Error");
-        }
+    if (ctx->upload && finish_file_part(ctx->upload) != SC_OK) {
+        return send_error(ctx, 500, "Internal Server Error");
     }
     ctx->req.method = ctx->method;
     ctx->req.path = ctx->path;

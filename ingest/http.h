@@ -49,8 +49,9 @@ typedef void (*http_handler)(struct http_request *req, struct http_response *res
 
 /* Route flags. */
 #define ROUTE_FORM_BODY 0x1 /* body is application/x-www-form-urlencoded */
-/* multipart/form-data: the file part streams into a spool file (never held in
- * memory) while its size and SHA-256 are tracked; text fields stay in memory.
+/* multipart/form-data: the file part is held in memory up to
+ * UPLOAD_MEMORY_MAX_BYTES and streams into a spool file beyond, while its size
+ * and SHA-256 are tracked; text fields stay in memory.
  * max_file names the cfg field that caps the file part; the body may exceed
  * it by the multipart framing (HTTP_MULTIPART_SLACK). */
 #define ROUTE_MULTIPART 0x2
@@ -71,10 +72,11 @@ struct route {
 
 #define HTTP_UPLOAD_HEAD 256 /* FILETYPE_SNIFF_BYTES */
 
-/* The file part of a multipart request, as the core spooled it. */
+/* The file part of a multipart request, as the core received it. */
 struct http_upload {
-    FILE *file;                           /* rewound to the start; owned and closed by the core */
-    size_t size;                          /* bytes of the file part */
+    FILE *file;  /* at the start, read-only (a spool file or a stream over memory); owned and
+                    closed by the core */
+    size_t size; /* bytes of the file part */
     const char *filename;                 /* as the client sent it: untrusted, maybe "" */
     unsigned char head[HTTP_UPLOAD_HEAD]; /* the first bytes, for type detection */
     size_t head_len;

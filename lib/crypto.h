@@ -1,6 +1,6 @@
-/* Passwords, randomness, MAC and constant-time comparison: the only file that
- * sees libsodium is crypto.c. Every function initialises libsodium on first
- * use, so callers never have to. */
+/* Passwords, randomness, MAC, digests and constant-time comparison: the only
+ * file that sees libsodium or libcrypto (OpenSSL) is crypto.c. Every function initialises libsodium
+ * on first use, so callers never have to. */
 #ifndef SC_CRYPTO_H
 #define SC_CRYPTO_H
 
@@ -51,14 +51,19 @@ void crypto_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, si
 /* SHA-256 of msg as 64 lower-case hex digits. */
 void crypto_sha256_hex(const void *msg, size_t msg_len, char out[65]);
 
-/* Incremental SHA-256 for data that arrives in pieces (uploads). The state
- * is opaque: its size only has to hold libsodium's (checked in crypto.c). */
+/* Incremental SHA-256 for data that arrives in pieces (uploads). init
+ * returns SC_ENOMEM, or SC_EINTERNAL when libcrypto offers no SHA-256; every
+ * state that was initialised ends with exactly one final_hex (SC_EINTERNAL
+ * when libcrypto failed on the way) or discard (an abandoned digest; also
+ * harmless after final_hex or on a zeroed state). */
 struct crypto_sha256 {
-    _Alignas(16) unsigned char opaque[128];
+    void *ctx; /* libcrypto's digest context */
+    int failed;
 };
-void crypto_sha256_init(struct crypto_sha256 *h);
+sc_code crypto_sha256_init(struct crypto_sha256 *h);
 void crypto_sha256_update(struct crypto_sha256 *h, const void *data, size_t len);
-void crypto_sha256_final_hex(struct crypto_sha256 *h, char out[65]);
+sc_code crypto_sha256_final_hex(struct crypto_sha256 *h, char out[65]);
+void crypto_sha256_discard(struct crypto_sha256 *h);
 
 /* Overwrites n bytes at p with zeros in a way the compiler cannot drop (for
  * key material). */

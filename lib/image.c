@@ -307,7 +307,8 @@ encode:
     int bad;
     switch (saver_for(job)) {
     case SAVE_WEBP:
-        bad = vips_webpsave_buffer(srgb, &data, &len, "Q", q, "strip", TRUE, NULL);
+        bad = vips_webpsave_buffer(srgb, &data, &len, "Q", q, "effort", (int)cfg.image_webp_effort,
+                                   "strip", TRUE, NULL);
         if (!bad && !(len = webp_drop_metadata(data, len))) {
             vips_error("image", "libvips wrote an unexpected WebP layout");
             bad = -1;

@@ -228,6 +228,31 @@ def test_exif_gps_is_stripped_and_orientation_6_comes_out_upright(customer):
         assert bottom[2] > 200 and bottom[0] < 60, (url, bottom)
 
 
+# UPLOAD_MEMORY_MAX_BYTES: 0 spools from the first byte, 1000 moves to the spool
+# file midway, the default keeps the whole part in memory.
+@pytest.mark.parametrize("memory_max", [0, 1000, None], ids=["spooled", "spilled", "in-memory"])
+def test_file_part_arrives_whole_however_ingest_holds_it(customer, memory_max):
+    import hashlib
+    import random
+    rng = random.Random(7)
+    noise = [[tuple(rng.randrange(256) for _ in range(3)) for _ in range(160)] for _ in range(120)]
+    src = png(160, 120, lambda x, y: noise[y][x])
+    assert len(src) > 50000  # noise: many pieces of the multipart stream
+    env = {} if memory_max is None else {"UPLOAD_MEMORY_MAX_BYTES": memory_max}
+    with extra_ingest("ingest-media-memory", **env) as ing:
+        r = upload(customer["token"], src, name="noise.png", base=ing.base)
+    assert r.status_code == 202, r.text
+    m = r.json()
+    assert m["size_bytes"] == len(src) and m["sha256"] == hashlib.sha256(src).hexdigest()
+    st = wait_done(customer["token"], m["id"])
+    assert st["status"] == "ready", st
+    code, body = fetch(st["url"])
+    assert code == 200
+    # the full size is a lossless PNG again: the pixels are the ones sent
+    for x, y in [(0, 0), (159, 0), (80, 60), (3, 119), (159, 119)]:
+        assert pixel_at(body, x, y) == list(noise[y][x]), (x, y)
+
+
 def test_png_renamed_jpg_is_accepted_as_png(customer):
     r = upload(customer["token"], png(40, 30), name="holiday.jpg")
     assert r.status_code == 202, r.text
@@ -312,6 +337,79 @@ def test_kafka_down_answers_503_and_leaves_nothing(customer):
     assert undone, "the ingest log names no undone upload"
     assert staging_gone(undone[-1])
     assert requests.get(BASE + "/api/v1/media/%s/status" % undone[-1],
+                        headers=auth(customer["token"])).status_code == 404
+
+
+class FailingS3:
+    """A stand-in S3 endpoint whose PUTs fail with 500, but only once the
+    upload's row is in Postgres (it waits for it, up to a bound): the staging
+    PUT then fails after the row was written, whatever the timing. It records
+    every request as (method, path, row seen); DELETEs succeed."""
+
+    def __init__(self):
+        import http.server
+        calls = self.calls = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _answer(self, status):
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_PUT(self):
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                media_id = self.path.rsplit("/", 1)[-1]
+                try:
+                    seen = conftest.wait_for("the pending row", lambda: sql(
+                        "SELECT status FROM media_assets WHERE id::text = :'a0'", media_id),
+                        timeout=10)
+                except AssertionError:
+                    seen = None
+                calls.append(("PUT", self.path, seen))
+                self._answer(500)
+
+            def do_DELETE(self):
+                calls.append(("DELETE", self.path, None))
+                self._answer(204)
+
+            def do_HEAD(self):
+                self._answer(200)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/media/upload/image", "/media/customers/me/avatar"])
+def test_staging_put_failing_after_the_row_leaves_nothing(customer, path):
+    cid = customer_id_of(customer["id"])
+    with FailingS3() as s3, extra_ingest("ingest-media-s3fails", S3_ENDPOINT=s3.url) as ing:
+        r = upload(customer["token"], png(16, 16), base=ing.base, path=path)
+        assert r.status_code == 503, r.text
+        bucket = os.environ.get("S3_BUCKET", "smartcart")
+        puts = [c for c in s3.calls if c[0] == "PUT"]
+        assert len(puts) == 1 and puts[0][1].startswith("/%s/staging/" % bucket), s3.calls
+        assert puts[0][2] == "pending", "the row was not written before the PUT failed"
+        # the row is removed and the staging key deleted (it holds nothing, but
+        # a PUT that failed on the way might have)
+        assert ("DELETE", puts[0][1], None) in s3.calls, s3.calls
+    media_id = puts[0][1].rsplit("/", 1)[-1]
+    assert sql("SELECT count(*) FROM media_assets WHERE owner_id = :'a0'", customer["id"]) == "0"
+    assert sql("SELECT coalesce(avatar_media_id::text, '') FROM customers WHERE id = :'a0'",
+               cid) == ""
+    # nor is a pending status left in Redis
+    assert requests.get(BASE + "/api/v1/media/%s/status" % media_id,
                         headers=auth(customer["token"])).status_code == 404
 
 

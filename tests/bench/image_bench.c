@@ -104,7 +104,8 @@ static int ceiling_once(void *buf, size_t len, const struct variant_spec *specs,
             return -1;
         }
         int bad = specs[i].format == IMAGE_FORMAT_WEBP
-                      ? vips_webpsave_buffer(t, &out, &olen, "Q", specs[i].quality, NULL)
+                      ? vips_webpsave_buffer(t, &out, &olen, "Q", specs[i].quality, "effort",
+                                             (int)cfg.image_webp_effort, NULL)
                       : vips_jpegsave_buffer(t, &out, &olen, "Q", specs[i].quality, NULL);
         g_object_unref(t);
         g_free(out);

@@ -8,10 +8,11 @@
 big=$(picture 12mp)
 n=${BENCH_MEDIA_IMAGES:-8}
 q=${IMAGE_WEBP_QUALITY:-80}
+effort=${IMAGE_WEBP_EFFORT:-2} # the worker's default: the ceiling encodes as the worker does
 IFS=, read -ra variants <<<"${IMAGE_VARIANTS:-thumb:256,medium:1024}"
 echo
 echo "== media worker (issue 3): a 12-megapixel JPEG ($(($(stat -c %s "$big") / 1024)) KB) into" \
-    "${variants[*]} (WebP q$q) + full size (JPEG q$q), $n images each"
+    "${variants[*]} (WebP q$q effort $effort) + full size (JPEG q$q), $n images each"
 "$BUILD/bench/image_bench" "$big" "$n" 2>/dev/null | grep -v '^RESULT' | sed 's/^/  image_bench: /'
 
 # The ceiling: vipsthumbnail, one process per output, each given the file n
@@ -20,7 +21,7 @@ out=$(mktemp -d)
 files=()
 for _ in $(seq "$n"); do files+=("$big"); done
 outputs=()
-for v in "${variants[@]}"; do outputs+=("${v#*:} $out/%s-${v%%:*}.webp[Q=$q,strip]"); done
+for v in "${variants[@]}"; do outputs+=("${v#*:} $out/%s-${v%%:*}.webp[Q=$q,effort=$effort,strip]"); done
 outputs+=("$(vipsheader -f width "$big")x$(vipsheader -f height "$big") $out/%s-full.jpg[Q=$q,strip]")
 thumbnail() { # "size output"
     local size dest

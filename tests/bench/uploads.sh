@@ -54,13 +54,27 @@ echo "== upload acceptance (issue 3): $(($(stat -c %s "$small") / 1024)) KB JPEG
     "clients, ${secs}s each; no media worker (the jobs go to a topic nothing consumes)"
 start_ingest KAFKA_TOPIC_MEDIA=$unconsumed.media
 boundary=$(multipart "$small" "$state/upload.body")
+# The CPU a process spent (user + system, ms) from /proc: steadier than the
+# rates on a shared box. The S3 server is the process listening on its port.
+cpu_ms() { awk -v t="$(getconf CLK_TCK)" '{ print ($14 + $15) * 1000 / t }' "/proc/$1/stat"; }
+s3_port=${S3_ENDPOINT##*:}
+s3_pid=$(ss -Hltnp "sport = :${s3_port%%/*}" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1)
+ingest0=$(cpu_ms "$ingest_pid")
+s30=$(cpu_ms "$s3_pid")
 up=$("$loadgen" -c 32 -w 1 -d "$secs" -b "$state/upload.body" \
     -H "Content-Type: multipart/form-data; boundary=$boundary" -H "Authorization: Bearer $tok" \
     "$api/api/v1/media/upload/image")
+ingest1=$(cpu_ms "$ingest_pid")
+s31=$(cpu_ms "$s3_pid")
 put=$("$loadgen" -c 32 -w 1 -d "$secs" -X PUT -b "$small" -H "Content-Type: image/jpeg" \
     -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -s "aws:amz:$S3_REGION:s3" \
     -u "$S3_ACCESS_KEY_ID:$S3_SECRET_ACCESS_KEY" "$S3_ENDPOINT/$S3_BUCKET/bench-raw/{n}")
+s32=$(cpu_ms "$s3_pid")
 show "POST /api/v1/media/upload/image (202)" "$up"
 show "ceiling: signed S3 PUT of the file, same server" "$put"
 ratio "uploads / S3 PUTs" "$(field rps "$up")" "$(field rps "$put")" 80
+awk -v n="$(field n "$up")" -v i=$((${ingest1%.*} - ${ingest0%.*})) -v s=$((${s31%.*} - ${s30%.*})) \
+    -v pn="$(field n "$put")" -v ps=$((${s32%.*} - ${s31%.*})) 'BEGIN {
+    printf "  CPU per upload: ingest %.2f ms, S3 server %.2f ms (per raw PUT: %.2f ms)\n",
+        (n > 0 ? i / n : 0), (n > 0 ? s / n : 0), (pn > 0 ? ps / pn : 0) }'
 forget_bench_media

@@ -1,5 +1,5 @@
 /* Unit tests of lib/crypto: argon2id hashes, UUIDs, tokens, HMAC vectors,
- * constant-time comparison. */
+ * SHA-256 vectors (one-shot and streamed in pieces), constant-time comparison. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +120,49 @@ static void sha256_matches_fips_examples(void **state)
     assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
 
+/* FIPS 180-2's two-block message and its million 'a's, fed in pieces of sizes
+ * that straddle the 64-byte block in every way, as an upload arrives. */
+static void sha256_streamed_matches_fips_examples(void **state)
+{
+    (void)state;
+    static const char two_blocks[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    static char million_a[1000000];
+    memset(million_a, 'a', sizeof(million_a));
+    const struct {
+        const char *msg;
+        size_t len;
+        const char *digest;
+    } cases[] = {
+        {two_blocks, sizeof(two_blocks) - 1,
+         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+        {million_a, sizeof(million_a),
+         "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"},
+    };
+    const size_t pieces[] = {1, 3, 55, 63, 64, 65, 4096, 65537, 1000000};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char one_shot[65];
+        crypto_sha256_hex(cases[i].msg, cases[i].len, one_shot);
+        assert_string_equal(one_shot, cases[i].digest);
+        for (size_t p = 0; p < sizeof(pieces) / sizeof(pieces[0]); p++) {
+            struct crypto_sha256 h;
+            char out[65];
+            assert_int_equal(crypto_sha256_init(&h), SC_OK);
+            for (size_t off = 0; off < cases[i].len; off += pieces[p]) {
+                size_t left = cases[i].len - off;
+                crypto_sha256_update(&h, cases[i].msg + off, left < pieces[p] ? left : pieces[p]);
+            }
+            assert_int_equal(crypto_sha256_final_hex(&h, out), SC_OK);
+            assert_string_equal(out, cases[i].digest);
+            crypto_sha256_discard(&h); /* harmless after final */
+        }
+    }
+    /* An abandoned digest (a request cut short) is freed, not finished. */
+    struct crypto_sha256 h;
+    assert_int_equal(crypto_sha256_init(&h), SC_OK);
+    crypto_sha256_update(&h, "abc", 3);
+    crypto_sha256_discard(&h);
+}
+
 static void constant_time_compare(void **state)
 {
     (void)state;
@@ -145,6 +188,7 @@ int main(void)
         cmocka_unit_test(token_is_url_safe_with_expected_length),
         cmocka_unit_test(hmac_sha256_matches_rfc4231),
         cmocka_unit_test(sha256_matches_fips_examples),
+        cmocka_unit_test(sha256_streamed_matches_fips_examples),
         cmocka_unit_test(constant_time_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
