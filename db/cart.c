@@ -6,10 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Big enough for CART_COMMAND_MAX_ITEMS uuids with their commas and braces. */
-#define ID_LIST_LEN (CART_COMMAND_MAX_ITEMS * CART_UUID_LEN + 3)
-#define QTY_LIST_LEN (CART_COMMAND_MAX_ITEMS * 3 + 3)
-
 /* The first column of the first row of sql into out (a uuid); *found says
  * whether there was a row. */
 static sc_code query_id(db_conn *c, char out[CART_UUID_LEN], int *found, const char *sql, int n,
@@ -68,64 +64,106 @@ sc_code cart_session_info(db_conn *c, const char *id, struct cart_session_info *
 
 sc_code cart_session_json(db_conn *c, const char *id, char **out)
 {
-    const char *params[] = {id};
+    long long version;
+    sc_code rc = cart_sessions_json(c, &id, 1, out, &version);
+    return rc == SC_OK && !*out ? SC_ENOTFOUND : rc;
+}
+
+sc_code cart_sessions_json(db_conn *c, const char *const *ids, size_t n, char **json,
+                           long long *version)
+{
     db_rows *r = NULL;
-    *out = NULL;
-    sc_code rc = db_exec(c, &r, "SELECT shopping_session_json($1)", 1, params);
-    if (rc == SC_OK && (db_nrows(r) == 0 || !db_value(r, 0, 0))) {
-        rc = SC_ENOTFOUND;
+    size_t len = 1;
+    char *list = malloc(n * CART_UUID_LEN + 2);
+    memset(json, 0, n * sizeof(*json));
+    if (!list) {
+        return SC_ENOMEM;
     }
-    if (rc == SC_OK && !(*out = strdup(db_value(r, 0, 0)))) {
-        rc = SC_ENOMEM;
+    list[0] = '{';
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)sprintf(list + len, "%s%s", i ? "," : "", ids[i]);
+    }
+    strcpy(list + len, "}");
+    const char *params[] = {list};
+    /* One statement: each version is the one its JSON shows. */
+    sc_code rc = db_exec(c, &r,
+                         "SELECT s.version, shopping_session_json(u.id) "
+                         "FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, i) "
+                         "LEFT JOIN shopping_sessions s ON s.id = u.id ORDER BY u.i",
+                         1, params);
+    if (rc == SC_OK && (size_t)db_nrows(r) != n) {
+        rc = SC_EINTERNAL;
+    }
+    for (size_t i = 0; rc == SC_OK && i < n; i++) {
+        const char *text = db_value(r, (int)i, 1);
+        version[i] = text ? atoll(db_value(r, (int)i, 0)) : 0;
+        if (text && !(json[i] = strdup(text))) {
+            rc = SC_ENOMEM;
+        }
+    }
+    for (size_t i = 0; rc != SC_OK && i < n; i++) {
+        free(json[i]);
+        json[i] = NULL;
     }
     db_rows_free(r);
+    free(list);
     return rc;
 }
 
-/* Which items item_lists picks. */
-enum item_pick { PICK_ALL, PICK_SET, PICK_REMOVE };
+/* A Postgres array literal of unquoted elements (uuids, integers, NULL),
+ * grown as needed; ok drops to 0 when memory ran out. */
+struct list {
+    char *text;
+    size_t len, cap, n;
+    int ok;
+};
 
-static int picked(const struct cart_item_change *it, enum item_pick pick)
+static void list_add(struct list *l, const char *v)
 {
-    return pick == PICK_ALL || (it->quantity == 0) == (pick == PICK_REMOVE);
+    size_t need = l->len + strlen(v) + 3;
+    if (l->ok && need > l->cap) {
+        size_t cap = need > 2 * l->cap ? need : 2 * l->cap;
+        char *grown = realloc(l->text, cap);
+        l->ok = grown != NULL;
+        l->text = grown ? grown : l->text;
+        l->cap = grown ? cap : l->cap;
+    }
+    if (l->ok) {
+        l->len += (size_t)sprintf(l->text + l->len, "%c%s", l->n++ ? ',' : '{', v);
+        strcpy(l->text + l->len, "}");
+    }
 }
 
-/* The product ids of cmd's picked items as a uuid[] literal and their
- * quantities as an int[] literal; returns how many. */
-static size_t item_lists(const struct cart_command *cmd, enum item_pick pick, char ids[ID_LIST_LEN],
-                         char qtys[QTY_LIST_LEN])
+static void list_add_int(struct list *l, long long v)
 {
-    size_t n = 0, il = 0, ql = 0;
-    ids[il++] = '{';
-    qtys[ql++] = '{';
-    for (size_t i = 0; i < cmd->n_items; i++) {
-        if (!picked(&cmd->items[i], pick)) {
-            continue;
-        }
-        il += (size_t)snprintf(ids + il, ID_LIST_LEN - il, "%s%s", n ? "," : "",
-                               cmd->items[i].product_id);
-        ql += (size_t)snprintf(qtys + ql, QTY_LIST_LEN - ql, "%s%d", n ? "," : "",
-                               cmd->items[i].quantity);
-        n++;
-    }
-    snprintf(ids + il, ID_LIST_LEN - il, "}");
-    snprintf(qtys + ql, QTY_LIST_LEN - ql, "}");
-    return n;
+    char text[24];
+    snprintf(text, sizeof(text), "%lld", v);
+    list_add(l, text);
+}
+
+/* The literal, "{}" when empty; NULL when memory ran out. */
+static const char *list_text(const struct list *l)
+{
+    return !l->ok ? NULL : l->n ? l->text : "{}";
 }
 
 sc_code cart_products_check(db_conn *c, const char *tenant, const struct cart_command *cmd,
                             long *missing)
 {
-    char ids[ID_LIST_LEN], qtys[QTY_LIST_LEN];
-    item_lists(cmd, PICK_ALL, ids, qtys);
-    const char *params[] = {tenant, ids};
+    struct list ids = {.ok = 1};
+    for (size_t i = 0; i < cmd->n_items; i++) {
+        list_add(&ids, cmd->items[i].product_id);
+    }
+    const char *params[] = {tenant, list_text(&ids)};
     db_rows *r = NULL;
     *missing = -1;
-    sc_code rc = db_exec(c, &r,
-                         "SELECT u.pid FROM unnest($2::uuid[]) AS u(pid) "
-                         "WHERE NOT EXISTS (SELECT 1 FROM products p "
-                         "                  WHERE p.id = u.pid AND p.tenant_id = $1) LIMIT 1",
-                         2, params);
+    sc_code rc = params[1] ? db_exec(c, &r,
+                                     "SELECT u.pid FROM unnest($2::uuid[]) AS u(pid) "
+                                     "WHERE NOT EXISTS (SELECT 1 FROM products p "
+                                     "                  WHERE p.id = u.pid AND p.tenant_id = $1) "
+                                     "LIMIT 1",
+                                     2, params)
+                           : SC_ENOMEM;
     if (rc == SC_OK && db_nrows(r) > 0) {
         for (size_t i = 0; i < cmd->n_items; i++) {
             if (!strcmp(cmd->items[i].product_id, db_value(r, 0, 0))) {
@@ -134,6 +172,7 @@ sc_code cart_products_check(db_conn *c, const char *tenant, const struct cart_co
         }
     }
     db_rows_free(r);
+    free(ids.text);
     return rc;
 }
 
@@ -148,55 +187,152 @@ sc_code cart_sample_product(db_conn *c, const char *tenant, char out[CART_UUID_L
     return rc == SC_OK && !found ? SC_ENOTFOUND : rc;
 }
 
-/* Bumps the version of an active session under its row lock; SC_ECONFLICT
- * or SC_ENOTFOUND when it is not active. */
-static sc_code bump_version(db_conn *tx, const char *id, long long *version,
-                            char tenant[CART_UUID_LEN])
+/* A session the commands of one cart_apply touch. */
+struct touched {
+    const char *id;
+    long long commands; /* how many of them are its */
+    long long version;  /* after all of them; 0: not active, they change nothing */
+    char tenant[CART_UUID_LEN];
+};
+
+/* Bumps the version of every active session of t[0..n) by its number of
+ * commands, under their row locks, in one statement. */
+static sc_code bump_versions(db_conn *tx, struct touched *t, size_t n, json_t *index)
 {
-    const char *params[] = {id};
+    struct list ids = {.ok = 1}, counts = {.ok = 1};
     db_rows *r = NULL;
-    sc_code rc = db_exec(tx, &r,
-                         "UPDATE shopping_sessions SET version = version + 1, "
-                         "last_activity_at = now(), updated_at = now() "
-                         "WHERE id = $1 AND status = 'active' RETURNING version, tenant_id",
-                         1, params);
-    if (rc == SC_OK && db_nrows(r) == 1) {
-        *version = atoll(db_value(r, 0, 0));
-        snprintf(tenant, CART_UUID_LEN, "%s", db_value(r, 0, 1));
-    } else if (rc == SC_OK) {
-        struct cart_session_info info;
-        rc = cart_session_info(tx, id, &info);
-        rc = rc == SC_OK ? SC_ECONFLICT : rc;
+    for (size_t k = 0; k < n; k++) {
+        list_add(&ids, t[k].id);
+        list_add_int(&counts, t[k].commands);
+    }
+    const char *params[] = {list_text(&ids), list_text(&counts)};
+    sc_code rc = params[0] && params[1]
+                     ? db_exec(tx, &r,
+                               "UPDATE shopping_sessions s SET version = s.version + u.k, "
+                               "last_activity_at = now(), updated_at = now() "
+                               "FROM unnest($1::uuid[], $2::int[]) AS u(id, k) "
+                               "WHERE s.id = u.id AND s.status = 'active' "
+                               "RETURNING s.id, s.version, s.tenant_id",
+                               2, params)
+                     : SC_ENOMEM;
+    for (int row = 0; rc == SC_OK && row < db_nrows(r); row++) {
+        struct touched *own = &t[json_integer_value(json_object_get(index, db_value(r, row, 0)))];
+        own->version = atoll(db_value(r, row, 1));
+        snprintf(own->tenant, sizeof(own->tenant), "%s", db_value(r, row, 2));
     }
     db_rows_free(r);
+    free(ids.text);
+    free(counts.text);
     return rc;
 }
 
-sc_code cart_apply(db_conn *tx, const struct cart_command *cmd, long long *version)
+/* Changes the items of the commands of one round (at most one per session),
+ * each command's removals (after emptying its cart when it says clear)
+ * before its additions, as one statement each. */
+static sc_code change_items(db_conn *tx, const struct cart_command *const *cmds,
+                            const struct touched *const *own, size_t n)
 {
-    char tenant[CART_UUID_LEN], ids[ID_LIST_LEN], qtys[QTY_LIST_LEN];
-    sc_code rc = bump_version(tx, cmd->session_id, version, tenant);
-    if (rc == SC_OK && cmd->clear) {
-        const char *params[] = {cmd->session_id};
-        rc = db_exec(tx, NULL, "DELETE FROM cart_items WHERE session_id = $1", 1, params);
+    struct list del_sid = {.ok = 1}, del_pid = {.ok = 1};
+    struct list set_sid = {.ok = 1}, set_pid = {.ok = 1}, set_qty = {.ok = 1},
+                set_tenant = {.ok = 1};
+    for (size_t i = 0; i < n; i++) {
+        if (cmds[i]->clear) {
+            list_add(&del_sid, cmds[i]->session_id);
+            list_add(&del_pid, "NULL");
+        }
+        for (size_t j = 0; j < cmds[i]->n_items; j++) {
+            const struct cart_item_change *it = &cmds[i]->items[j];
+            if (it->quantity == 0) {
+                list_add(&del_sid, cmds[i]->session_id);
+                list_add(&del_pid, it->product_id);
+            } else {
+                list_add(&set_sid, cmds[i]->session_id);
+                list_add(&set_pid, it->product_id);
+                list_add_int(&set_qty, it->quantity);
+                list_add(&set_tenant, own[i]->tenant);
+            }
+        }
     }
-    if (rc == SC_OK && item_lists(cmd, PICK_REMOVE, ids, qtys) > 0) {
-        const char *params[] = {cmd->session_id, ids};
-        rc =
-            db_exec(tx, NULL,
-                    "DELETE FROM cart_items WHERE session_id = $1 AND product_id = ANY($2::uuid[])",
-                    2, params);
+    const char *del[] = {list_text(&del_sid), list_text(&del_pid)};
+    const char *set[] = {list_text(&set_sid), list_text(&set_pid), list_text(&set_qty),
+                         list_text(&set_tenant)};
+    sc_code rc = del[0] && del[1] && set[0] && set[1] && set[2] && set[3] ? SC_OK : SC_ENOMEM;
+    if (rc == SC_OK && del_sid.n) {
+        /* a NULL product empties the session */
+        rc = db_exec(tx, NULL,
+                     "DELETE FROM cart_items c USING unnest($1::uuid[], $2::uuid[]) AS d(sid, pid) "
+                     "WHERE c.session_id = d.sid AND (d.pid IS NULL OR c.product_id = d.pid)",
+                     2, del);
     }
-    if (rc == SC_OK && item_lists(cmd, PICK_SET, ids, qtys) > 0) {
-        const char *params[] = {cmd->session_id, ids, qtys, tenant};
+    /* Products deleted from the catalog meanwhile are skipped; items are
+     * stamped with their statement's time, not the transaction's, so
+     * products added by successive commands keep their order. */
+    if (rc == SC_OK && set_sid.n) {
         rc = db_exec(
             tx, NULL,
-            "INSERT INTO cart_items (session_id, product_id, quantity) "
-            "SELECT $1, p.id, u.q FROM unnest($2::uuid[], $3::int[]) AS u(pid, q) "
-            "JOIN products p ON p.id = u.pid AND p.tenant_id = $4 "
+            "INSERT INTO cart_items (session_id, product_id, quantity, added_at) "
+            "SELECT u.sid, p.id, u.q, statement_timestamp() "
+            "FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::uuid[]) "
+            "     AS u(sid, pid, q, tenant) "
+            "JOIN products p ON p.id = u.pid AND p.tenant_id = u.tenant "
             "ON CONFLICT (session_id, product_id) DO UPDATE SET quantity = EXCLUDED.quantity",
-            4, params);
+            4, set);
     }
+    free(del_sid.text);
+    free(del_pid.text);
+    free(set_sid.text);
+    free(set_pid.text);
+    free(set_qty.text);
+    free(set_tenant.text);
+    return rc;
+}
+
+sc_code cart_apply(db_conn *tx, const struct cart_command *cmds, size_t n, long long *version)
+{
+    struct touched *t = calloc(n, sizeof(*t));
+    size_t *of = calloc(n, sizeof(*of));      /* the session of command i */
+    long long *nth = calloc(n, sizeof(*nth)); /* command i is its session's nth (0, 1, ...) */
+    const struct cart_command **round = calloc(n, sizeof(*round));
+    const struct touched **round_own = calloc(n, sizeof(*round_own));
+    json_t *index = json_object();
+    size_t nsessions = 0;
+    long long rounds = 0;
+    sc_code rc = t && of && nth && round && round_own && index ? SC_OK : SC_ENOMEM;
+    for (size_t i = 0; rc == SC_OK && i < n; i++) {
+        json_t *known = json_object_get(index, cmds[i].session_id);
+        of[i] = known ? (size_t)json_integer_value(known) : nsessions;
+        if (!known) {
+            t[nsessions++].id = cmds[i].session_id;
+            json_object_set_new(index, cmds[i].session_id, json_integer((json_int_t)of[i]));
+        }
+        nth[i] = t[of[i]].commands++;
+        rounds = nth[i] + 1 > rounds ? nth[i] + 1 : rounds;
+    }
+    if (rc == SC_OK) {
+        rc = bump_versions(tx, t, nsessions, index);
+    }
+    /* Round r applies the r-th command of every session: statement by
+     * statement, a session's commands change its items in their order. */
+    for (long long r = 0; rc == SC_OK && r < rounds; r++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (nth[i] == r && t[of[i]].version) {
+                round[m] = &cmds[i];
+                round_own[m++] = &t[of[i]];
+            }
+        }
+        rc = m ? change_items(tx, round, round_own, m) : SC_OK;
+    }
+    for (size_t i = 0; rc == SC_OK && i < n; i++) {
+        const struct touched *own = &t[of[i]];
+        version[i] = own->version ? own->version - own->commands + nth[i] + 1 : 0;
+    }
+    json_decref(index);
+    free(t);
+    free(of);
+    free(nth);
+    free(round);
+    free(round_own);
     return rc;
 }
 

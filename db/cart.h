@@ -32,6 +32,12 @@ sc_code cart_session_info(db_conn *c, const char *id, struct cart_session_info *
  * when there is none. */
 sc_code cart_session_json(db_conn *c, const char *id, char **out);
 
+/* The same for the sessions ids[0..n) in one statement: json[i] (malloc'd,
+ * the caller frees each) and version[i] of ids[i], or NULL and 0 when it
+ * does not exist. All NULL on error. */
+sc_code cart_sessions_json(db_conn *c, const char *const *ids, size_t n, char **json,
+                           long long *version);
+
 /* *missing = index in cmd->items of the first product that is not one of
  * tenant's, or -1 when all are. */
 sc_code cart_products_check(db_conn *c, const char *tenant, const struct cart_command *cmd,
@@ -41,12 +47,17 @@ sc_code cart_products_check(db_conn *c, const char *tenant, const struct cart_co
  * SC_ENOTFOUND when the tenant has none. */
 sc_code cart_sample_product(db_conn *c, const char *tenant, char out[CART_UUID_LEN]);
 
-/* Applies cmd inside the open transaction tx: locks the session, empties it
- * when cmd->clear, sets each item's quantity (0 deletes; a product deleted
- * from the catalog meanwhile is skipped), version + 1, last activity now.
- * *version is the new version. SC_ECONFLICT when the session is no longer
- * active, SC_ENOTFOUND when it does not exist; nothing changed then. */
-sc_code cart_apply(db_conn *tx, const struct cart_command *cmd, long long *version);
+/* Applies the commands cmds[0..n) (of one or many sessions; each session's
+ * in the order given) inside the open transaction tx, with the same result
+ * as applying them one by one: each active session is locked and its
+ * version raised by one per command (its last activity now); a command
+ * empties the cart when it says clear, then sets each item's quantity (0
+ * deletes; a product deleted from the catalog meanwhile is skipped).
+ * version[i] is the session's version after cmds[i], or 0 when the session
+ * is not active (checked out, expired or unknown): then it changed nothing.
+ * A few statements in all: one per round of "the next command of every
+ * session", not one per command. */
+sc_code cart_apply(db_conn *tx, const struct cart_command *cmds, size_t n, long long *version);
 
 /* Marks at most limit active sessions idle for more than idle_s seconds as
  * expired (sessions locked by another transaction are left for the next

@@ -15,15 +15,35 @@
 
 #define KEY_LEN 96
 
-static const char store_script[] =
-    "local cur = redis.call('GET', KEYS[1])\n"
-    "if cur then\n"
-    "  local ok, doc = pcall(cjson.decode, cur)\n"
-    "  if ok and type(doc) == 'table' and tonumber(doc.version)\n"
-    "     and tonumber(doc.version) > tonumber(ARGV[2]) then return 0 end\n"
+/* For each session: its snapshot key, then one key per outcome in KEYS;
+ * ARGV: snapshot TTL, outcome TTL, then per session the number of
+ * outcomes, the snapshot ("": none), its version, the channel and the
+ * outcomes. */
+static const char publish_script[] =
+    "local k, a = 1, 3\n"
+    "while a <= #ARGV do\n"
+    "  local n, snap, ver, channel = tonumber(ARGV[a]), ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]\n"
+    "  a = a + 4\n"
+    "  if snap ~= '' then\n"
+    "    local cur = redis.call('GET', KEYS[k])\n"
+    "    local keep = false\n"
+    "    if cur then\n"
+    "      local ok, doc = pcall(cjson.decode, cur)\n"
+    "      keep = ok and type(doc) == 'table' and tonumber(doc.version) ~= nil\n"
+    "             and tonumber(doc.version) > tonumber(ver)\n"
+    "    end\n"
+    "    if not keep then redis.call('SET', KEYS[k], snap, 'EX', ARGV[1]) end\n"
+    "  end\n"
+    "  k = k + 1\n"
+    "  for i = 1, n do\n"
+    "    redis.call('SET', KEYS[k], ARGV[a], 'EX', ARGV[2])\n"
+    "    redis.call('PUBLISH', channel, ARGV[a])\n"
+    "    k, a = k + 1, a + 1\n"
+    "  end\n"
     "end\n"
-    "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])\n"
     "return 1\n";
+
+static const char drop_script[] = "return redis.call('DEL', unpack(KEYS))\n";
 
 static void snapshot_key(char key[KEY_LEN], const char *session_id)
 {
@@ -42,22 +62,32 @@ static void outcome_key(char key[KEY_LEN], const char *message_id)
 
 sc_code cart_snapshot_store(const char *session_id, const char *text, long long version)
 {
-    char key[KEY_LEN], ver[24], ttl[24];
-    snapshot_key(key, session_id);
-    snprintf(ver, sizeof(ver), "%lld", version);
-    snprintf(ttl, sizeof(ttl), "%lld", cfg.cart_snapshot_ttl_s);
-    const char *argv[] = {key, text, ver, ttl};
-    char *result = NULL;
-    sc_code rc = redis_eval(store_script, 1, argv, 4, &result);
-    free(result);
-    return rc;
+    struct cart_publication p = {.session_id = session_id, .snapshot = text, .version = version};
+    return cart_publish(&p, 1);
 }
 
 sc_code cart_snapshot_drop(const char *session_id)
 {
-    char key[KEY_LEN];
-    snapshot_key(key, session_id);
-    return redis_del(key);
+    return cart_snapshots_drop(&session_id, 1);
+}
+
+sc_code cart_snapshots_drop(const char *const *session_ids, size_t n)
+{
+    char *keys = malloc(n * KEY_LEN);
+    const char **argv = calloc(n, sizeof(*argv));
+    char *result = NULL;
+    sc_code rc = keys && argv ? SC_OK : SC_ENOMEM;
+    for (size_t i = 0; rc == SC_OK && i < n; i++) {
+        snapshot_key(keys + i * KEY_LEN, session_ids[i]);
+        argv[i] = keys + i * KEY_LEN;
+    }
+    if (rc == SC_OK && n) {
+        rc = redis_eval(drop_script, (int)n, argv, (int)n, &result);
+    }
+    free(result);
+    free(argv);
+    free(keys);
+    return rc;
 }
 
 /* The session JSON from Postgres, cached on the way out. */
@@ -149,22 +179,68 @@ static int outcome_parse(const json_t *j, struct cart_outcome *o)
     return 1;
 }
 
-sc_code cart_outcome_record(const char *session_id, const char *message_id,
-                            const struct cart_outcome *o)
+sc_code cart_publish(const struct cart_publication *p, size_t n)
 {
-    char key[KEY_LEN];
-    json_t *j = outcome_json(session_id, message_id, o);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (!text) {
-        json_decref(j);
-        return SC_ENOMEM;
+    enum { PER_SESSION = 4 };
+    size_t nkeys = n, nargs = 2 + PER_SESSION * n;
+    for (size_t s = 0; s < n; s++) {
+        nkeys += p[s].n;
+        nargs += p[s].n;
     }
-    outcome_key(key, message_id);
-    sc_code rc = redis_set(key, text, strlen(text), CART_OUTCOME_TTL_S);
-    free(text);
-    /* Announced even when the SET failed: a waiter may still hear it. */
-    sc_code arc = announce(session_id, j);
-    return rc != SC_OK ? rc : arc;
+    /* argv: the keys, then the arguments; the texts behind them are malloc'd */
+    const char **argv = calloc(nkeys + nargs, sizeof(*argv));
+    char *keys = malloc(nkeys * KEY_LEN);
+    char *numbers = malloc((2 + 2 * n) * 24);
+    char *channels = malloc(n * KEY_LEN);
+    char **texts = calloc(nkeys, sizeof(*texts));
+    char *result = NULL;
+    size_t k = 0, a = nkeys, t = 0;
+    sc_code rc = argv && keys && numbers && channels && texts ? SC_OK : SC_ENOMEM;
+    if (rc == SC_OK) {
+        snprintf(numbers, 24, "%lld", cfg.cart_snapshot_ttl_s);
+        snprintf(numbers + 24, 24, "%d", CART_OUTCOME_TTL_S);
+        argv[a++] = numbers;
+        argv[a++] = numbers + 24;
+    }
+    for (size_t s = 0; rc == SC_OK && s < n; s++) {
+        char *count = numbers + (2 + 2 * s) * 24, *version = count + 24;
+        snprintf(count, 24, "%zu", p[s].n);
+        snprintf(version, 24, "%lld", p[s].version);
+        channel_name(channels + s * KEY_LEN, p[s].session_id);
+        snapshot_key(keys + k * KEY_LEN, p[s].session_id);
+        argv[k] = keys + k * KEY_LEN;
+        k++;
+        argv[a++] = count;
+        argv[a++] = p[s].snapshot ? p[s].snapshot : "";
+        argv[a++] = version;
+        argv[a++] = channels + s * KEY_LEN;
+        for (size_t i = 0; rc == SC_OK && i < p[s].n; i++) {
+            json_t *j = outcome_json(p[s].session_id, p[s].message_ids[i], &p[s].outcomes[i]);
+            texts[t] = j ? json_dumps(j, JSON_COMPACT) : NULL;
+            json_decref(j);
+            if (!texts[t]) {
+                rc = SC_ENOMEM;
+                break;
+            }
+            argv[a++] = texts[t++];
+            outcome_key(keys + k * KEY_LEN, p[s].message_ids[i]);
+            argv[k] = keys + k * KEY_LEN;
+            k++;
+        }
+    }
+    if (rc == SC_OK && n) {
+        rc = redis_eval(publish_script, (int)nkeys, argv, (int)(nkeys + nargs), &result);
+    }
+    for (size_t i = 0; i < t; i++) {
+        free(texts[i]);
+    }
+    free(texts);
+    free(channels);
+    free(numbers);
+    free(keys);
+    free(argv);
+    free(result);
+    return rc;
 }
 
 sc_code cart_announce_status(const char *session_id, const char *status)

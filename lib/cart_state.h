@@ -28,17 +28,30 @@ sc_code cart_snapshot_store(const char *session_id, const char *text, long long 
 /* Forgets the snapshot (before a change commits, and when a session ends). */
 sc_code cart_snapshot_drop(const char *session_id);
 
+/* Forgets the snapshots of session_ids[0..n) (repeats allowed) in one round trip. */
+sc_code cart_snapshots_drop(const char *const *session_ids, size_t n);
+
 /* What became of one command. */
 struct cart_outcome {
     int applied;       /* 1: applied; 0: refused, the session was no longer active */
     long long version; /* the session's version after it (applied only) */
 };
 
-/* Records the outcome of command message_id for CART_OUTCOME_TTL_S, then
- * announces {session_id, message_id, status: "applied"|"rejected", version}
- * on the session's channel. */
-sc_code cart_outcome_record(const char *session_id, const char *message_id,
-                            const struct cart_outcome *o);
+/* What the cart worker did to one session in one transaction. */
+struct cart_publication {
+    const char *session_id;
+    const char *snapshot;           /* the session's JSON now; NULL: none to cache */
+    long long version;              /* the snapshot's */
+    const char *const *message_ids; /* the commands it applied or refused, in order */
+    const struct cart_outcome *outcomes;
+    size_t n;
+};
+
+/* Publishes p[0..n) in one Redis round trip: for each session, caches its
+ * snapshot as cart_snapshot_store does, then, in order, records the outcome
+ * of each command for CART_OUTCOME_TTL_S and announces {session_id,
+ * message_id, status: "applied"|"rejected", version} on its channel. */
+sc_code cart_publish(const struct cart_publication *p, size_t n);
 
 /* Announces {session_id, status} (say "expired") on the session's channel. */
 sc_code cart_announce_status(const char *session_id, const char *status);

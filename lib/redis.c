@@ -743,6 +743,10 @@ struct waiter {
     int64_t deadline_ms;
     enum waiter_state state; /* PENDING until the channel is confirmed */
     sc_code result;          /* why a PENDING waiter FAILED */
+    /* While PENDING, the registering thread's own copy of state: once the
+     * waiter is ARMED it may fire and be freed before that thread wakes, so
+     * the thread must not look at the waiter itself. */
+    enum waiter_state *seen;
     redis_message_cb cb;
     void *arg;
     struct waiter *next;
@@ -795,7 +799,7 @@ static void finish(struct waiter *w, sc_code rc, struct fired *f)
 {
     unlink_waiter(w);
     if (w->state == PENDING) {
-        w->state = FAILED;
+        w->state = *w->seen = FAILED;
         w->result = rc;
         pthread_cond_broadcast(&sub.changed);
         return;
@@ -910,7 +914,7 @@ static void on_reply(const redisReply *r, struct fired *f)
         ch->confirmed = 1;
         for (struct waiter *w = sub.waiters; w; w = w->next) {
             if (w->ch == ch && w->state == PENDING) {
-                w->state = ARMED;
+                w->state = *w->seen = ARMED;
             }
         }
         pthread_cond_broadcast(&sub.changed);
@@ -1063,19 +1067,27 @@ sc_code redis_subscribe_once(const char *channel, int timeout_ms, redis_message_
         free(w);
         return rc;
     }
-    *w = (struct waiter){
-        ++sub.next_id, ch, now_ms() + timeout_ms, ch->confirmed ? ARMED : PENDING, SC_OK, cb, arg,
-        sub.waiters};
+    enum waiter_state seen = ch->confirmed ? ARMED : PENDING;
+    *w = (struct waiter){.id = ++sub.next_id,
+                         .ch = ch,
+                         .deadline_ms = now_ms() + timeout_ms,
+                         .state = seen,
+                         .result = SC_OK,
+                         .seen = &seen,
+                         .cb = cb,
+                         .arg = arg,
+                         .next = sub.waiters};
     *id = w->id;
     sub.waiters = w;
     ch->waiters++;
-    if (w->state == PENDING) {
+    if (seen == PENDING) {
         wake();
-        while (w->state == PENDING) {
+        while (seen == PENDING) {
             pthread_cond_wait(&sub.changed, &sub.state);
         }
     }
-    rc = w->state == FAILED ? w->result : SC_OK;
+    /* Only a FAILED waiter is still ours to read (it is out of the list). */
+    rc = seen == FAILED ? w->result : SC_OK;
     pthread_mutex_unlock(&sub.state);
     if (rc != SC_OK) {
         free(w); /* a FAILED waiter is already out of the list */

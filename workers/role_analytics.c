@@ -94,7 +94,6 @@ static void analytics_stop(void)
 const struct worker_role role_analytics = {
     .name = "analytics",
     .topic = &cfg.kafka_topic_orders,
-    .group = "smartcart.analytics",
     .handle = analytics_handle,
     .after_commit = analytics_after_commit,
     .start = analytics_start,

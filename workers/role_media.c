@@ -279,7 +279,6 @@ static void media_after_commit(struct work_ctx *ctx, const struct envelope *msg)
 const struct worker_role role_media = {
     .name = "media",
     .topic = &cfg.kafka_topic_media,
-    .group = "smartcart.media",
     .start = media_start,
     .stop = media_stop,
     .handle = media_handle,

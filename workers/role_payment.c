@@ -256,7 +256,6 @@ static void payment_stop(void)
 const struct worker_role role_payment = {
     .name = "payment",
     .topic = &cfg.kafka_topic_payments,
-    .group = "smartcart.payment",
     .handle = payment_handle,
     .after_commit = payment_after_commit,
     .start = payment_start,

@@ -96,7 +96,7 @@ static void selftest_after_commit(struct work_ctx *ctx, const struct envelope *m
 const struct worker_role role_selftest = {
     .name = "selftest",
     .topic = &cfg.kafka_topic_test,
-    .group = "smartcart.selftest",
     .handle = selftest_handle,
     .after_commit = selftest_after_commit,
+    .batch = 1,
 };

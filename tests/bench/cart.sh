@@ -3,7 +3,9 @@
 #  - check-qr polling at 64 concurrent pollers beside redis-benchmark GET at
 #    64 clients against the same Redis (one Redis read per request: the ceiling);
 #  - PATCH /sessions/{id}/items from 200 cart devices at 5 patches/s each,
-#    open loop (tests/bench/loadgen), one cart worker, beside one cart alone
+#    open loop (tests/bench/loadgen), one cart worker (it applies the commands
+#    it has fetched several per transaction; WORKER_BATCH_MAX=1 in the
+#    environment measures one per transaction), beside one cart alone
 #    sending one PATCH after another;
 #  - starvation: /healthz and /products/{id} while 300 PATCHes wait for a cart
 #    worker that is not running, beside the same probes without them.
@@ -32,7 +34,8 @@ ratio "check-qr / Redis GETs" "$(field rps "$poll")" "$(field rps "$rb")" 50
 
 echo
 echo "== cart PATCH (issue 5): $ncarts cart devices x 5 PATCH/s each, open loop, ${secs}s," \
-    "one cart worker; latency from when each PATCH was due"
+    "one cart worker (WORKER_BATCH_MAX ${WORKER_BATCH_MAX:-100}); latency from when each PATCH" \
+    "was due (load $(cut -d' ' -f1 /proc/loadavg))"
 client carts "$ncarts" "$state/carts.lines"
 start_worker cart
 worker=$started
