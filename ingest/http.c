@@ -86,6 +86,7 @@ struct req_ctx {
 
 static struct {
     struct MHD_Daemon *daemon;
+    unsigned threads; /* event loops: HTTP_THREADS, or the online CPUs */
     const struct route_table *tables;
     size_t ntables;
 } server;
@@ -893,11 +894,15 @@ sc_code http_start(const struct route_table *tables, size_t ntables)
     }
     server.tables = tables;
     server.ntables = ntables;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    server.threads = cfg.http_threads > 0 ? (unsigned)cfg.http_threads
+                     : cpus > 0           ? (unsigned)cpus
+                                          : 1;
     /* The logger goes first, else MHD prints what comes before it itself. */
     server.daemon = MHD_start_daemon(
         flags, (uint16_t)cfg.http_port, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &addr.sa, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)cfg.http_threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.http_max_connections,
+        server.threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.http_max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg.http_idle_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg.http_max_header_bytes + POOL_SLACK,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
@@ -907,6 +912,11 @@ sc_code http_start(const struct route_table *tables, size_t ntables)
         return SC_EUNAVAIL;
     }
     return SC_OK;
+}
+
+unsigned http_threads(void)
+{
+    return server.threads;
 }
 
 void http_stop(long long grace_ms)

@@ -142,6 +142,8 @@ struct route_table;
 /* Listens on HTTP_BIND:HTTP_PORT and serves tables with the pool, limits and
  * timeouts of the configuration. SC_EUNAVAIL when it cannot listen. */
 sc_code http_start(const struct route_table *tables, size_t ntables);
+/* How many event loops http_start started (HTTP_THREADS resolved). */
+unsigned http_threads(void);
 /* Stops accepting, lets in-flight requests finish for up to grace_ms, then
  * closes every connection and the pool threads. */
 void http_stop(long long grace_ms);

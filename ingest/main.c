@@ -133,7 +133,7 @@ int main(int argc, char **argv)
     if (rc == SC_OK && http_start(tables, ntables) == SC_OK) {
         log_json(LOG_INFO, "listening",
                  json_pack("{s:s,s:I,s:I}", "bind", cfg.http_bind, "port",
-                           (json_int_t)cfg.http_port, "threads", (json_int_t)cfg.http_threads));
+                           (json_int_t)cfg.http_port, "threads", (json_int_t)http_threads()));
         int sig = 0;
         sigwait(&stop, &sig);
         log_json(LOG_INFO, "stopping", json_pack("{s:s}", "signal", strsignal(sig)));
