@@ -29,6 +29,7 @@
 #include "cart_state.h"
 #include "config.h"
 #include "db.h"
+#include "it_db.h"
 #include "kafka.h"
 #include "redis.h"
 #include "schemas/cart_command.h"
@@ -157,20 +158,6 @@ static int insert_id(char out[UUID_LEN], const char *sql, int n, const char *con
     return rc == SC_OK ? 0 : -1;
 }
 
-static long long count(const char *sql, const char *p1, const char *p2)
-{
-    db_conn *c = db_acquire();
-    db_rows *rows = NULL;
-    long long n = -1;
-    const char *params[] = {p1, p2};
-    if (c && db_exec(c, &rows, sql, p2 ? 2 : 1, params) == SC_OK && db_nrows(rows) == 1) {
-        n = atoll(db_value(rows, 0, 0));
-    }
-    db_rows_free(rows);
-    db_release(c);
-    return n;
-}
-
 static int make_sessions(struct run *r)
 {
     for (int s = 0; s < N_SESSIONS - 1; s++) {
@@ -262,11 +249,11 @@ static int wait_round(struct run *r, int round, pid_t worker)
         int done = 1;
         for (size_t i = 0; done && i < N_STEPS; i++) {
             if (steps[i].round == round) {
-                done = count(steps[i].kind == GOOD
-                                 ? "SELECT count(*) FROM processed_messages "
-                                   "WHERE consumer_group = 'smartcart.cart' AND message_id = $1"
-                                 : "SELECT count(*) FROM dead_letters WHERE message_id = $1",
-                             r->ids[i], NULL) > 0;
+                done = it_count(steps[i].kind == GOOD
+                                    ? "SELECT count(*) FROM processed_messages "
+                                      "WHERE consumer_group = 'smartcart.cart' AND message_id = $1"
+                                    : "SELECT count(*) FROM dead_letters WHERE message_id = $1",
+                                r->ids[i], NULL) > 0;
             }
         }
         if (done) {
@@ -432,9 +419,9 @@ static void final_carts_snapshots_and_versions_match_one_by_one(void **state)
             char expected[256], got[256] = "", version[24];
             describe(expected, sizeof(expected), &m[s]);
             snprintf(version, sizeof(version), "%lld", m[s].version);
-            assert_int_equal(count("SELECT count(*) FROM shopping_sessions "
-                                   "WHERE id = $1 AND version = $2::bigint",
-                                   sid, version),
+            assert_int_equal(it_count("SELECT count(*) FROM shopping_sessions "
+                                      "WHERE id = $1 AND version = $2::bigint",
+                                      sid, version),
                              1);
             /* in Postgres, in the order the API shows */
             db_conn *c = db_acquire();
@@ -478,13 +465,13 @@ static void final_carts_snapshots_and_versions_match_one_by_one(void **state)
             free(text);
         }
         /* refused: the checked-out session is untouched, the unknown one not created */
-        assert_int_equal(count("SELECT count(*) FROM shopping_sessions s WHERE id = $1 "
-                               "AND version = 0 AND NOT EXISTS "
-                               "(SELECT 1 FROM cart_items c WHERE c.session_id = s.id)",
-                               runs[r].sessions[2], NULL),
+        assert_int_equal(it_count("SELECT count(*) FROM shopping_sessions s WHERE id = $1 "
+                                  "AND version = 0 AND NOT EXISTS "
+                                  "(SELECT 1 FROM cart_items c WHERE c.session_id = s.id)",
+                                  runs[r].sessions[2], NULL),
                          1);
-        assert_int_equal(count("SELECT count(*) FROM shopping_sessions WHERE id = $1",
-                               runs[r].sessions[3], NULL),
+        assert_int_equal(it_count("SELECT count(*) FROM shopping_sessions WHERE id = $1",
+                                  runs[r].sessions[3], NULL),
                          0);
     }
 }
@@ -504,9 +491,9 @@ static void batches_were_used_only_when_allowed(void **state)
         }
         ids[strlen(ids) - 1] = '}';
         long long transactions =
-            count("SELECT count(DISTINCT processed_at) FROM processed_messages "
-                  "WHERE message_id = ANY($1::uuid[])",
-                  ids, NULL);
+            it_count("SELECT count(DISTINCT processed_at) FROM processed_messages "
+                     "WHERE message_id = ANY($1::uuid[])",
+                     ids, NULL);
         int batching = strcmp(runs[r].batch_max, "1") != 0;
         if (batching ? transactions >= SESSION0_ROUND0 : transactions != SESSION0_ROUND0) {
             fail_msg("batch max %s: %lld transactions for %d commands", runs[r].batch_max,

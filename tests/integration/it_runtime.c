@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "it_db.h"
 #include "kafka.h"
 #include "schemas/envelope.h"
 
@@ -143,33 +144,18 @@ static int workers_alive(void)
     return 1;
 }
 
-/* Runs a query yielding one number, with one or two parameters (p2 NULL: one). */
-static long long count(const char *sql, const char *p1, const char *p2)
-{
-    db_conn *c = db_acquire();
-    db_rows *rows = NULL;
-    long long n = -1;
-    const char *params[] = {p1, p2};
-    if (c && db_exec(c, &rows, sql, p2 ? 2 : 1, params) == SC_OK && db_nrows(rows) == 1) {
-        n = atoll(db_value(rows, 0, 0));
-    }
-    db_rows_free(rows);
-    db_release(c);
-    return n;
-}
-
 static long long effects_done(void)
 {
-    return count("SELECT count(DISTINCT message_id) FROM selftest_effects "
-                 "WHERE message_id = ANY($1::uuid[])",
-                 id_array, NULL);
+    return it_count("SELECT count(DISTINCT message_id) FROM selftest_effects "
+                    "WHERE message_id = ANY($1::uuid[])",
+                    id_array, NULL);
 }
 
 static long long dead_done(void)
 {
-    return count("SELECT count(DISTINCT (partition, \"offset\")) FROM dead_letters "
-                 "WHERE topic = $1",
-                 topic, NULL);
+    return it_count("SELECT count(DISTINCT (partition, \"offset\")) FROM dead_letters "
+                    "WHERE topic = $1",
+                    topic, NULL);
 }
 
 /* Waits until effects_done() reaches effects and dead_done() reaches dead. */
@@ -254,9 +240,9 @@ static int setup(void **state)
     if (wait_for(N_ORDINARY / 3, 0, 120) != 0) {
         return -1;
     }
-    killed = (pid_t)count("SELECT worker_pid FROM selftest_effects "
-                          "WHERE message_id = ANY($1::uuid[]) ORDER BY id DESC LIMIT 1",
-                          id_array, NULL);
+    killed = (pid_t)it_count("SELECT worker_pid FROM selftest_effects "
+                             "WHERE message_id = ANY($1::uuid[]) ORDER BY id DESC LIMIT 1",
+                             id_array, NULL);
     int slot = workers[0] == killed ? 0 : workers[1] == killed ? 1 : -1;
     if (slot < 0 || effects_done() >= N_EFFECTS) {
         fatal("no worker was busy mid-stream");
@@ -291,14 +277,14 @@ static void every_message_has_exactly_one_effect(void **state)
     (void)state;
     assert_int_equal(effects_done(), N_EFFECTS);
     /* rows, not distinct ids: a redelivered or duplicated message would add one */
-    assert_int_equal(count("SELECT count(*) FROM selftest_effects "
-                           "WHERE message_id = ANY($1::uuid[])",
-                           id_array, NULL),
+    assert_int_equal(it_count("SELECT count(*) FROM selftest_effects "
+                              "WHERE message_id = ANY($1::uuid[])",
+                              id_array, NULL),
                      N_EFFECTS);
-    assert_int_equal(count("SELECT count(*) FROM processed_messages "
-                           "WHERE consumer_group = 'smartcart.selftest' "
-                           "AND message_id = ANY($1::uuid[])",
-                           id_array, NULL),
+    assert_int_equal(it_count("SELECT count(*) FROM processed_messages "
+                              "WHERE consumer_group = 'smartcart.selftest' "
+                              "AND message_id = ANY($1::uuid[])",
+                              id_array, NULL),
                      N_EFFECTS);
 }
 
@@ -308,14 +294,14 @@ static void after_commit_hook_ran_for_every_effect_of_live_workers(void **state)
     char pid[16];
     snprintf(pid, sizeof(pid), "%d", (int)killed);
     /* the killed worker may have died between a commit and its hook */
-    assert_int_equal(count("SELECT count(*) FROM selftest_effects "
-                           "WHERE message_id = ANY($1::uuid[]) AND worker_pid <> $2::int "
-                           "AND NOT confirmed",
-                           id_array, pid),
+    assert_int_equal(it_count("SELECT count(*) FROM selftest_effects "
+                              "WHERE message_id = ANY($1::uuid[]) AND worker_pid <> $2::int "
+                              "AND NOT confirmed",
+                              id_array, pid),
                      0);
-    assert_true(count("SELECT count(*) FROM selftest_effects "
-                      "WHERE message_id = ANY($1::uuid[]) AND worker_pid <> $2::int",
-                      id_array, pid) > 0);
+    assert_true(it_count("SELECT count(*) FROM selftest_effects "
+                         "WHERE message_id = ANY($1::uuid[]) AND worker_pid <> $2::int",
+                         id_array, pid) > 0);
 }
 
 static void special_messages_end_as_expected(void **state)
@@ -324,12 +310,12 @@ static void special_messages_end_as_expected(void **state)
     for (size_t i = 0; i < N_SPECIALS; i++) {
         const struct special *s = &specials[i];
         if (s->data) {
-            long long effects = count(
+            long long effects = it_count(
                 "SELECT count(*) FROM selftest_effects WHERE message_id = $1::uuid", s->id, NULL);
             if (effects != s->effect) {
                 fail_msg("%s: %lld effects, expected %d", s->key, effects, s->effect);
             }
-            long long attempts = count(
+            long long attempts = it_count(
                 "SELECT coalesce(max(attempts), 0) FROM selftest_attempts WHERE message_id = $1",
                 s->id, NULL);
             if (attempts < s->min_attempts) {
