@@ -504,7 +504,11 @@ const struct route checkout_routes[] = {
      .handler = checkout_request,
      .flags = ROUTE_OFFLOAD},
     {.method = "GET", .pattern = "/checkout/status/{order_id}", .handler = checkout_status},
-    {.method = "POST", .pattern = "/checkout/webhook/payos", .handler = payos_webhook},
+    /* Waits for Kafka's acknowledgement: off the event loops (one per core). */
+    {.method = "POST",
+     .pattern = "/checkout/webhook/payos",
+     .handler = payos_webhook,
+     .flags = ROUTE_OFFLOAD},
     {.method = "GET", .pattern = "/orders", .handler = order_list},
     {.method = "GET", .pattern = "/orders/{order_id}", .handler = order_get},
     {.method = "GET", .pattern = "/notifications", .handler = notification_list},
