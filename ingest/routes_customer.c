@@ -27,7 +27,6 @@
 #include "s3.h"
 #include "uuid.h"
 
-#define JSON_TYPE "application/json"
 #define DETAIL_NOT_FOUND "Not found."
 #define DETAIL_NO_CREDENTIALS "Authentication credentials were not provided."
 #define DETAIL_BAD_CREDENTIALS "Incorrect authentication credentials."
@@ -50,21 +49,6 @@ static int drf_auth(struct http_request *req, struct http_response *res, struct 
         http_reply_error(res, status, DETAIL_FORBIDDEN);
     }
     return status == 0;
-}
-
-/* Sends text (taken) with status, or the answer for the failure rc. */
-static void reply_text(struct http_response *res, sc_code rc, int status, char *text)
-{
-    if (rc == SC_OK) {
-        http_reply_raw(res, status, JSON_TYPE, text, strlen(text));
-        return;
-    }
-    free(text);
-    if (rc == SC_ENOTFOUND) {
-        http_reply_error(res, 404, DETAIL_NOT_FOUND);
-    } else {
-        handler_reply_failure(res, rc);
-    }
 }
 
 static void add_error(json_t *errors, const char *field, const char *msg)
@@ -344,7 +328,7 @@ static void get_profile(struct http_request *req, struct http_response *res)
     db_conn *c = db_acquire();
     sc_code rc = c ? customer_profile(c, who.tenant_id, who.user_id, &out) : SC_EUNAVAIL;
     db_release(c);
-    reply_text(res, rc, 200, out);
+    handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
 }
 
 /* The phone change of a PATCH; phone is absent from changes when unchanged. */
@@ -379,7 +363,7 @@ static void patch_profile(struct http_request *req, struct http_response *res)
                       : apply_profile(c, who.tenant_id, who.user_id, changes, &out);
     db_release(c);
     if (rc != SC_OK || !up) {
-        reply_text(res, rc, 200, out);
+        handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
     } else {
         /* The picture becomes the avatar when the media worker is done. */
         const struct upload_target t = {.kind = FILETYPE_KIND_IMAGE,
@@ -493,7 +477,7 @@ static void save_address(struct http_request *req, struct http_response *res, co
         media_accept_upload(req, res, &who, &t);
     } else {
         sc_code rc = write_address(&w, &out);
-        reply_text(res, rc, status, out);
+        handler_reply_text(res, rc, status, out, DETAIL_NOT_FOUND);
     }
     free(text);
     json_decref(changes);
@@ -524,7 +508,7 @@ static void list_addresses(struct http_request *req, struct http_response *res)
     db_conn *c = db_acquire();
     sc_code rc = c ? customer_address_list(c, who.tenant_id, who.user_id, &out) : SC_EUNAVAIL;
     db_release(c);
-    reply_text(res, rc, 200, out);
+    handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
 }
 
 /* GET (or DELETE when delete) of one address. */
@@ -545,7 +529,7 @@ static void one_address(struct http_request *req, struct http_response *res, int
     if (rc == SC_OK && delete) {
         http_reply_raw(res, 204, NULL, NULL, 0);
     } else {
-        reply_text(res, rc, 200, out);
+        handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
     }
 }
 

@@ -13,24 +13,8 @@
 #include "media_upload.h"
 #include "uuid.h"
 
-#define JSON_TYPE "application/json"
 #define DETAIL_NOT_FOUND "Media not found"
 #define DETAIL_NO_CUSTOMER "Hồ sơ khách hàng không tồn tại"
-
-/* Sends text (taken) as the JSON body, or the failure rc. */
-static void reply_text(struct http_response *res, sc_code rc, int status, char *text)
-{
-    if (rc == SC_OK) {
-        http_reply_raw(res, status, JSON_TYPE, text, strlen(text));
-        return;
-    }
-    free(text);
-    if (rc == SC_ENOTFOUND) {
-        http_reply_error(res, 404, DETAIL_NOT_FOUND);
-    } else {
-        handler_reply_failure(res, rc);
-    }
-}
 
 static struct media_viewer viewer_of(const struct auth_identity *id)
 {
@@ -135,7 +119,7 @@ static void list_media(struct http_request *req, struct http_response *res)
     db_conn *c = db_acquire();
     sc_code rc = c ? media_list(c, &v, kind, skip, limit, &out) : SC_EUNAVAIL;
     db_release(c);
-    reply_text(res, rc, 200, out);
+    handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
 }
 
 /* The media_id path parameter of a request the caller may make; a malformed
@@ -166,7 +150,7 @@ static void get_media(struct http_request *req, struct http_response *res)
     db_conn *c = db_acquire();
     sc_code rc = c ? media_get(c, &v, id, &out) : SC_EUNAVAIL;
     db_release(c);
-    reply_text(res, rc, 200, out);
+    handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
 }
 
 /* 1 when the cached status document doc may be shown to v. */
@@ -193,13 +177,13 @@ static void get_status(struct http_request *req, struct http_response *res)
     struct media_viewer v = viewer_of(&who);
     if (media_status_cached(id, &out) == SC_OK) {
         sc_code rc = status_visible(out, &v) ? SC_OK : SC_ENOTFOUND;
-        reply_text(res, rc, 200, out);
+        handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
         return;
     }
     db_conn *c = db_acquire();
     sc_code rc = c ? media_status(c, &v, id, &out) : SC_EUNAVAIL;
     db_release(c);
-    reply_text(res, rc, 200, out);
+    handler_reply_text(res, rc, 200, out, DETAIL_NOT_FOUND);
 }
 
 /* ---- delete ---- */
@@ -240,7 +224,7 @@ static void delete_media(struct http_request *req, struct http_response *res)
         media_status_forget(id);
         http_reply_raw(res, 204, NULL, NULL, 0);
     } else {
-        reply_text(res, rc, 0, NULL);
+        handler_reply_text(res, rc, 0, NULL, DETAIL_NOT_FOUND);
     }
 }
 
