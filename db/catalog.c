@@ -80,15 +80,22 @@ static const char sql_unknown_products[] =
 static pthread_mutex_t default_tenant_lock = PTHREAD_MUTEX_INITIALIZER;
 static char default_tenant_id[CATALOG_UUID_LEN];
 
+sc_code catalog_tenant_known(const char *tenant_id, char out[CATALOG_UUID_LEN])
+{
+    if (tenant_id) {
+        snprintf(out, CATALOG_UUID_LEN, "%s", tenant_id);
+        return SC_OK;
+    }
+    pthread_mutex_lock(&default_tenant_lock);
+    memcpy(out, default_tenant_id, CATALOG_UUID_LEN);
+    pthread_mutex_unlock(&default_tenant_lock);
+    return out[0] ? SC_OK : SC_ENOTFOUND;
+}
+
 sc_code catalog_tenant(db_conn *c, const char *tenant_id, char out[CATALOG_UUID_LEN])
 {
-    if (!tenant_id) {
-        pthread_mutex_lock(&default_tenant_lock);
-        memcpy(out, default_tenant_id, CATALOG_UUID_LEN);
-        pthread_mutex_unlock(&default_tenant_lock);
-        if (out[0]) {
-            return SC_OK;
-        }
+    if (!tenant_id && catalog_tenant_known(NULL, out) == SC_OK) {
+        return SC_OK;
     }
     const char *p[] = {tenant_id, cfg.default_tenant};
     int found = 0;
@@ -153,6 +160,12 @@ sc_code catalog_product_get(db_conn *c, const char *tenant, const char *id, char
     const char *p[] = {tenant, id};
     sc_code rc = query_json(c, out, NULL, sql_product_cached, 2, p);
     return rc == SC_ENOTFOUND ? query_json(c, out, NULL, sql_product_render, 2, p) : rc;
+}
+
+sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg)
+{
+    const char *p[] = {tenant, id};
+    return db_read_async(sql_product_cached, 2, p, cb, arg);
 }
 
 sc_code catalog_product_save(db_conn *c, const char *tenant, const char *id,
@@ -226,20 +239,23 @@ out:
 
 /* product_search (migration 0008) picks and counts the ids, from its cache
  * when it can; only the page's products are shown, in that order: first from
- * their stored renders (no row when one is missing), else rendered. */
-#define PRODUCT_SEARCH                                                                             \
-    "WITH s AS MATERIALIZED (SELECT * FROM product_search($1, $2, $3, $4, $5, "                    \
-    "  $6::integer + $7::integer, $8)), "                                                          \
+ * their stored renders (no row when one is missing), else rendered.
+ * PRODUCT_SEARCH_FROM names the function giving (total, ids). */
+#define PRODUCT_SEARCH_FROM(search)                                                                \
+    "WITH s AS MATERIALIZED (SELECT * FROM " search "), "                                          \
     "u AS (SELECT u.id, u.n FROM s, "                                                              \
     "  unnest(s.ids[$6::integer + 1 : $6::integer + $7::integer]) WITH ORDINALITY u(id, n)), "
+#define PRODUCT_SEARCH                                                                             \
+    PRODUCT_SEARCH_FROM("product_search($1, $2, $3, $4, $5, $6::integer + $7::integer, $8)")
 #define PRODUCT_PAGE(cte)                                                                          \
     "SELECT json_build_object('total', s.total, 'products', "                                      \
     "  coalesce((SELECT json_agg(" cte ".json ORDER BY " cte ".n) FROM " cte "), '[]')) FROM s"
+#define PRODUCT_PAGE_STORED                                                                        \
+    "h AS (SELECT u.n, c.json FROM u LEFT JOIN (" PRODUCT_CACHED ") "                              \
+    "  ON c.product_id = u.id AND " PRODUCT_CACHED_VALID                                           \
+    ") " PRODUCT_PAGE("h") " WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.json IS NULL)"
 
-static const char sql_product_list_cached[] = PRODUCT_SEARCH
-    "h AS (SELECT u.n, c.json FROM u LEFT JOIN (" PRODUCT_CACHED ") "
-    "  ON c.product_id = u.id AND " PRODUCT_CACHED_VALID
-    ") " PRODUCT_PAGE("h") " WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.json IS NULL)";
+static const char sql_product_list_cached[] = PRODUCT_SEARCH PRODUCT_PAGE_STORED;
 
 static const char sql_product_list_render[] = PRODUCT_SEARCH PRODUCT_RENDER_CTES PRODUCT_PAGE("r");
 

@@ -42,6 +42,10 @@ struct catalog_product_filter {
  * exist), else the tenant whose slug is cfg.default_tenant. SC_ENOTFOUND when
  * no such tenant. */
 sc_code catalog_tenant(db_conn *c, const char *tenant_id, char out[CATALOG_UUID_LEN]);
+/* The same without a query when none is needed: tenant_id itself, unchecked
+ * (a read of an unknown tenant finds nothing), or the default tenant once
+ * catalog_tenant has looked it up. SC_ENOTFOUND: ask catalog_tenant. */
+sc_code catalog_tenant_known(const char *tenant_id, char out[CATALOG_UUID_LEN]);
 
 /* Products. id NULL creates (→ 201 body), else updates. SC_ENOTFOUND when the
  * product is not in the tenant; SC_EFOREIGN when a category id is not one of
@@ -50,6 +54,11 @@ sc_code catalog_product_save(db_conn *c, const char *tenant, const char *id,
                              const struct catalog_product_input *in, char **out,
                              char bad_category[CATALOG_UUID_LEN]);
 sc_code catalog_product_get(db_conn *c, const char *tenant, const char *id, char **out);
+/* Queues the read of the product's stored render on the read pipeline
+ * (db_read_async): cb gets its JSON, or SC_ENOTFOUND when none is valid (a
+ * product never rendered or written since, or none such): catalog_product_get
+ * then renders it. */
+sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg);
 /* {total, products}: ranked by relevance then name when f->query is set, else by name. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out);

@@ -80,7 +80,8 @@ struct req_ctx {
     pthread_mutex_t defer_lock;
     int deferred, suspended, resumed;
     struct http_response deferred_res;
-    int status; /* 0 until a response is queued or written */
+    http_handler offloaded; /* what run_offloaded runs: the route's handler, or http_offload's */
+    int status;             /* 0 until a response is queued or written */
     size_t bytes;
 };
 
@@ -703,8 +704,19 @@ static void run_offloaded(void *arg)
     struct req_ctx *ctx = arg;
     struct http_response res = {0};
     log_set_request_id(ctx->request_id);
-    ctx->match.route->handler(&ctx->req, &res);
+    ctx->offloaded(&ctx->req, &res);
     http_resume((struct http_deferred *)ctx, &res);
+}
+
+void http_offload(struct http_deferred *d, http_handler handler)
+{
+    struct req_ctx *ctx = (struct req_ctx *)d;
+    ctx->offloaded = handler;
+    if (offload_submit(run_offloaded, ctx) != SC_OK) {
+        struct http_response busy = {0};
+        http_reply_error(&busy, 503, "Server busy; try again");
+        http_resume(d, &busy);
+    }
 }
 
 /* Final call: the whole body is here; run the handler. */
@@ -752,6 +764,7 @@ static enum MHD_Result dispatch(struct req_ctx *ctx)
     }
     if (route->flags & (ROUTE_OFFLOAD | ROUTE_MULTIPART)) {
         http_defer(&ctx->req);
+        ctx->offloaded = route->handler;
         if (offload_submit(run_offloaded, ctx) != SC_OK) {
             ctx->deferred = 0;
             return send_error(ctx, 503, "Server busy; try again");

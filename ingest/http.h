@@ -136,6 +136,10 @@ struct http_deferred;
 struct http_deferred *http_defer(struct http_request *req);
 /* Sends *res (moved: res is left empty) as the answer of the deferred request. */
 void http_resume(struct http_deferred *d, struct http_response *res);
+/* Answers the deferred request with what handler gives, run on the offload
+ * pool (a 503 when its queue is full): for a request found, after a quick
+ * look, to need blocking work. Counts as its http_resume. */
+void http_offload(struct http_deferred *d, http_handler handler);
 
 /* Server lifecycle (main.c). */
 struct route_table;

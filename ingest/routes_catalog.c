@@ -111,7 +111,10 @@ static int query_price(struct http_request *req, struct http_response *res, cons
 }
 
 /* The tenant a public read sees (see the file comment); replies and returns
- * 0 when the token is bad, X-Tenant-ID is malformed or names no tenant. */
+ * 0 when the token is bad, X-Tenant-ID is malformed or names no tenant.
+ * With c NULL nothing is looked up: X-Tenant-ID is taken unchecked (a read
+ * of an unknown tenant finds nothing, and the caller then takes the path
+ * with c), and -1 says the default tenant needs a query first. */
 static int read_tenant(struct http_request *req, struct http_response *res, db_conn *c,
                        char tenant[CATALOG_UUID_LEN])
 {
@@ -128,6 +131,9 @@ static int read_tenant(struct http_request *req, struct http_response *res, db_c
         http_reply_field_error(res, "header", "x-tenant-id", "Input should be a valid UUID",
                                "uuid_parsing");
         return 0;
+    }
+    if (!c) {
+        return catalog_tenant_known(header, tenant) == SC_OK ? 1 : -1;
     }
     sc_code rc = catalog_tenant(c, header, tenant);
     if (rc == SC_ENOTFOUND) {
@@ -454,7 +460,28 @@ static void product_update(struct http_request *req, struct http_response *res)
     product_write(req, res, 0);
 }
 
-static void product_get(struct http_request *req, struct http_response *res)
+/* A read answered from stored answers on the read pipeline (db_read_async),
+ * holding no event loop while Postgres answers; when they are missing (or
+ * the read cannot tell: an unknown tenant or product, Postgres failing) the
+ * request is handed to its blocking path on the offload pool. */
+static void answer_stored(struct http_deferred *d, sc_code rc, const char *json, size_t len,
+                          http_handler blocking)
+{
+    char *body = rc == SC_OK ? malloc(len + 1) : NULL;
+    if (!body) {
+        http_offload(d, blocking);
+        return;
+    }
+    memcpy(body, json, len);
+    body[len] = '\0';
+    struct http_response res = {0};
+    http_reply_raw(&res, 200, "application/json", body, len);
+    http_resume(d, &res);
+}
+
+/* The blocking path of a product read: renders a product without a valid
+ * stored render and stores it. */
+static void product_get_rendering(struct http_request *req, struct http_response *res)
 {
     const char *id = handler_path_uuid(req, res, "product_id");
     char tenant[CATALOG_UUID_LEN];
@@ -467,27 +494,55 @@ static void product_get(struct http_request *req, struct http_response *res)
     db_release(c);
 }
 
-static void product_list(struct http_request *req, struct http_response *res)
+static void product_looked_up(void *d, sc_code rc, const char *json, size_t len)
 {
-    struct catalog_product_filter f = {.query = http_query(req, "query")};
-    char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
-    if (!query_uuid(req, res, "category_id", &f.category_id) ||
-        !query_price(req, res, "min_price", &f.min_price) ||
-        !query_price(req, res, "max_price", &f.max_price) ||
-        !handler_query_page(req, res, skip, limit)) {
-        return;
+    answer_stored(d, rc, json, len, product_get_rendering);
+}
+
+static void product_get(struct http_request *req, struct http_response *res)
+{
+    const char *id = handler_path_uuid(req, res, "product_id");
+    char tenant[CATALOG_UUID_LEN];
+    int known = id ? read_tenant(req, res, NULL, tenant) : 0;
+    if (known < 0) { /* once per process: the default tenant's look-up */
+        product_get_rendering(req, res);
+    } else if (known) {
+        struct http_deferred *d = http_defer(req);
+        if (catalog_product_get_stored(tenant, id, product_looked_up, d) != SC_OK) {
+            http_offload(d, product_get_rendering);
+        }
     }
-    if (f.query && strlen(f.query) > 200) {
+}
+
+/* The filter of a product list from the query string (skip and limit are
+ * filled in); 0 when res was answered with what is wrong. */
+static int list_filter(struct http_request *req, struct http_response *res,
+                       struct catalog_product_filter *f, char skip[24], char limit[24])
+{
+    *f = (struct catalog_product_filter){
+        .query = http_query(req, "query"), .skip = skip, .limit = limit};
+    if (!query_uuid(req, res, "category_id", &f->category_id) ||
+        !query_price(req, res, "min_price", &f->min_price) ||
+        !query_price(req, res, "max_price", &f->max_price) ||
+        !handler_query_page(req, res, skip, limit)) {
+        return 0;
+    }
+    if (f->query && strlen(f->query) > 200) {
         http_reply_field_error(res, "query", "query", "String should have at most 200 characters",
                                "string_too_long");
-        return;
+        return 0;
     }
-    if (f.query && strspn(f.query, " \t\r\n") == strlen(f.query)) {
-        f.query = NULL; /* blank: no search */
+    if (f->query && strspn(f->query, " \t\r\n") == strlen(f->query)) {
+        f->query = NULL; /* blank: no search */
     }
-    f.skip = skip;
-    f.limit = limit;
-    db_conn *c = handler_db(res);
+    return 1;
+}
+
+static void product_list(struct http_request *req, struct http_response *res)
+{
+    struct catalog_product_filter f;
+    char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
+    db_conn *c = list_filter(req, res, &f, skip, limit) ? handler_db(res) : NULL;
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
         sc_code rc = catalog_product_list(c, tenant, &f, &out);

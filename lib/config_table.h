@@ -22,7 +22,7 @@ SETTING(http_trusted_proxies,       "HTTP_TRUSTED_PROXIES",       INT,    "0",  
 SETTING(http_shutdown_grace_s,      "HTTP_SHUTDOWN_GRACE_S",      INT,    "10",                      0,   3600,       "On SIGTERM, how long in-flight requests may take to finish before their connections are closed.")
 SETTING(readyz_timeout_ms,          "READYZ_TIMEOUT_MS",          INT,    "1000",                    50,  60000,      "How long /readyz waits for the Kafka cluster's metadata answer.")
 SETTING(database_url,               "DATABASE_URL",               SECRET, "",                        0,   0,          "libpq connection string of the PostgreSQL database (may hold a password).")
-SETTING(db_pool_size,               "DB_POOL_SIZE",               INT,    "8",                       1,   512,        "PostgreSQL connections each process keeps open.")
+SETTING(db_pool_size,               "DB_POOL_SIZE",               INT,    "8",                       1,   512,        "PostgreSQL connections each process keeps open; ingest opens one more for its read pipeline (pg_stat_activity application_name \"smartcart read pipeline\").")
 SETTING(redis_url,                  "REDIS_URL",                  STR,    "redis://127.0.0.1:6379/0", 0,  0,          "Redis address: redis://[:password@]host:port/db.")
 SETTING(redis_pool_size,            "REDIS_POOL_SIZE",            INT,    "8",                       1,   512,        "Redis connections each process keeps open.")
 SETTING(redis_timeout_ms,           "REDIS_TIMEOUT_MS",           INT,    "1000",                    10,  60000,      "Connect and command timeout towards Redis.")

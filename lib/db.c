@@ -27,13 +27,23 @@ struct db_rows {
     PGresult *res;
 };
 
+/* A thread waiting for a connection. Connections are handed over in the
+ * order their waiters came: with a condition variable shared by all, a
+ * thread releasing one and borrowing again at once could win it every time,
+ * and a waiter could starve for seconds under load. */
+struct pool_waiter {
+    struct pool_waiter *next;
+    pthread_cond_t handed;
+    db_conn *conn;
+};
+
 static struct {
     pthread_mutex_t lock;
-    pthread_cond_t freed;
+    struct pool_waiter *waiting, **waiting_tail;
     db_conn *conns;
     int size;
     char *url;
-} pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, NULL};
+} pool = {.lock = PTHREAD_MUTEX_INITIALIZER, .waiting_tail = &pool.waiting};
 
 /* Server NOTICEs ("relation already exists, skipping") are expected noise
  * for an application; they go to the debug log instead of raw stderr. */
@@ -42,6 +52,8 @@ static void on_notice(void *arg, const char *message)
     (void)arg;
     log_json(LOG_DEBUG, "postgres notice", json_pack("{s:s}", "notice", message));
 }
+
+static void reads_stop(void);
 
 static PGconn *connect_one(const char *url)
 {
@@ -72,6 +84,7 @@ sc_code db_pool_init(const char *url, int size)
 
 void db_pool_shutdown(void)
 {
+    reads_stop();
     for (int i = 0; i < pool.size; i++) {
         if (pool.conns[i].pg) {
             PQfinish(pool.conns[i].pg);
@@ -103,18 +116,22 @@ db_conn *db_acquire(void)
 {
     pthread_mutex_lock(&pool.lock);
     db_conn *c = NULL;
-    while (!c) {
-        for (int i = 0; i < pool.size; i++) {
-            if (!pool.conns[i].in_use) {
-                c = &pool.conns[i];
-                break;
-            }
-        }
-        if (!c) {
-            pthread_cond_wait(&pool.freed, &pool.lock);
+    for (int i = 0; i < pool.size && !pool.waiting && !c; i++) {
+        if (!pool.conns[i].in_use) {
+            c = &pool.conns[i];
+            c->in_use = 1;
         }
     }
-    c->in_use = 1;
+    if (!c) {
+        struct pool_waiter w = {.handed = PTHREAD_COND_INITIALIZER};
+        *pool.waiting_tail = &w;
+        pool.waiting_tail = &w.next;
+        while (!w.conn) {
+            pthread_cond_wait(&w.handed, &pool.lock);
+        }
+        c = w.conn;
+        pthread_cond_destroy(&w.handed);
+    }
     pthread_mutex_unlock(&pool.lock);
 
     if (!ensure_connected(c)) {
@@ -137,8 +154,16 @@ void db_release(db_conn *c)
         PQclear(r);
     }
     pthread_mutex_lock(&pool.lock);
-    c->in_use = 0;
-    pthread_cond_signal(&pool.freed);
+    struct pool_waiter *w = pool.waiting;
+    if (w) { /* stays in use: the first waiter's now */
+        if (!(pool.waiting = w->next)) {
+            pool.waiting_tail = &pool.waiting;
+        }
+        w->conn = c;
+        pthread_cond_signal(&w->handed);
+    } else {
+        c->in_use = 0;
+    }
     pthread_mutex_unlock(&pool.lock);
 }
 
@@ -194,26 +219,36 @@ static sc_code finish(db_conn *c, PGresult *res, db_rows **out)
     return SC_OK;
 }
 
-/* Finds the slot of sql, preparing it on this connection on first use. */
-static sc_code prepared_name(db_conn *c, const char *sql, int nparams, char name[32])
+/* The slot of sql in c's statement cache, named in name: 1 when sql is
+ * prepared there, 0 when the slot is free for it, -1 when the cache is full. */
+static int stmt_slot(const db_conn *c, const char *sql, uintptr_t *slot, char name[32])
 {
     uintptr_t h = ((uintptr_t)sql >> 3) % STMT_SLOTS;
     for (int probe = 0; probe < STMT_SLOTS; probe++, h = (h + 1) % STMT_SLOTS) {
-        snprintf(name, 32, "s%lu", (unsigned long)h);
-        if (c->stmt_sql[h] == sql) {
-            return SC_OK;
-        }
-        if (c->stmt_sql[h] == NULL) {
-            PGresult *res = PQprepare(c->pg, name, sql, nparams, NULL);
-            sc_code rc = code_of_result(c, res);
-            PQclear(res);
-            if (rc == SC_OK) {
-                c->stmt_sql[h] = sql;
-            }
-            return rc;
+        if (c->stmt_sql[h] == sql || c->stmt_sql[h] == NULL) {
+            snprintf(name, 32, "s%lu", (unsigned long)h);
+            *slot = h;
+            return c->stmt_sql[h] == sql;
         }
     }
-    return SC_EINTERNAL;
+    return -1;
+}
+
+/* Finds the slot of sql, preparing it on this connection on first use. */
+static sc_code prepared_name(db_conn *c, const char *sql, int nparams, char name[32])
+{
+    uintptr_t h;
+    int known = stmt_slot(c, sql, &h, name);
+    if (known != 0) {
+        return known > 0 ? SC_OK : SC_EINTERNAL;
+    }
+    PGresult *res = PQprepare(c->pg, name, sql, nparams, NULL);
+    sc_code rc = code_of_result(c, res);
+    PQclear(res);
+    if (rc == SC_OK) {
+        c->stmt_sql[h] = sql;
+    }
+    return rc;
 }
 
 sc_code db_exec(db_conn *c, db_rows **out, const char *sql, int nparams, const char *const *params)
@@ -340,5 +375,263 @@ sc_code db_ping(void)
     }
     sc_code rc = db_exec(c, NULL, "SELECT 1", 0, NULL);
     db_release(c);
+    return rc;
+}
+
+/* ---- the read pipeline ----
+ * A request that is one quick read (a product's stored render) should not
+ * hold an event loop asleep for a round trip to Postgres. Callers queue the
+ * statement and return; one thread owns one connection in libpq's pipeline
+ * mode and sends everything queued at once, each statement with its own
+ * Sync (its own implicit transaction: one failing aborts no other), then
+ * answers each caller from its result. While one batch is on the wire the
+ * next gathers, so the round trips and wake-ups per read fall as load rises.
+ * The connection is read-only, so a statement queued by mistake that writes
+ * fails instead of waiting on a writer's row lock with every read behind it. */
+
+/* Queries are small; results may be large (a search page is ~14 KB). The
+ * whole batch's queries are written before any result is read, which is
+ * safe while they fit the sockets' buffers: this bounds them well below. */
+#define READ_BATCH_MAX 64
+
+struct read_job {
+    struct read_job *next;
+    const char *sql;
+    int nparams;
+    db_value_cb cb;
+    void *arg;
+    const char *params[DB_READ_PARAMS_MAX];
+    char text[]; /* the non-NULL params, each NUL-terminated */
+};
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t queued;
+    struct read_job *head, **tail;
+    int running, stop, idle;
+    pthread_t thread;
+    db_conn conn; /* the pipeline thread's alone */
+} reads = {.lock = PTHREAD_MUTEX_INITIALIZER, .queued = PTHREAD_COND_INITIALIZER};
+
+static void fail_reads(struct read_job *j, sc_code rc)
+{
+    while (j) {
+        struct read_job *next = j->next;
+        j->cb(j->arg, rc, NULL, 0);
+        free(j);
+        j = next;
+    }
+}
+
+/* Connects the pipeline's connection when it is not: read-only, pipeline mode. */
+static int reads_connect(db_conn *c)
+{
+    if (c->pg && PQstatus(c->pg) == CONNECTION_OK) {
+        return 1;
+    }
+    if (!ensure_connected(c)) {
+        return 0;
+    }
+    PGresult *res = PQexec(c->pg, "SET default_transaction_read_only = on; "
+                                  "SET application_name = '" DB_READS_APPLICATION_NAME "'");
+    int ok = code_of_result(c, res) == SC_OK && PQenterPipelineMode(c->pg);
+    PQclear(res);
+    if (!ok) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    return ok;
+}
+
+/* Answers j from its results: the Prepare's (when one was sent) and the query's. */
+static void answer_read(db_conn *c, struct read_job *j, PGresult *prepared, PGresult *res,
+                        uintptr_t slot)
+{
+    sc_code rc = prepared ? code_of_result(c, prepared) : SC_OK;
+    if (rc != SC_OK) {
+        c->stmt_sql[slot] = NULL; /* its execution was aborted with it */
+    } else if ((rc = code_of_result(c, res)) == SC_OK && PQntuples(res) > 0 && PQnfields(res) > 0 &&
+               !PQgetisnull(res, 0, 0)) {
+        j->cb(j->arg, SC_OK, PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0));
+        return;
+    }
+    j->cb(j->arg, rc == SC_OK ? SC_ENOTFOUND : rc, NULL, 0);
+}
+
+/* Sends the jobs (at most READ_BATCH_MAX) and answers each from its results,
+ * in order; returns the ones left unanswered when the connection failed. */
+static struct read_job *send_reads(db_conn *c, struct read_job *j)
+{
+    PGconn *pg = c->pg;
+    uintptr_t slot[READ_BATCH_MAX];
+    int prepare[READ_BATCH_MAX];
+    int n = 0;
+    for (struct read_job *k = j; k; k = k->next, n++) {
+        char name[32];
+        int known = stmt_slot(c, k->sql, &slot[n], name);
+        prepare[n] = known == 0;
+        if (known < 0 || (prepare[n] && !PQsendPrepare(pg, name, k->sql, k->nparams, NULL)) ||
+            !PQsendQueryPrepared(pg, name, k->nparams, k->params, NULL, NULL, 0) ||
+            !PQpipelineSync(pg)) {
+            return j;
+        }
+        if (prepare[n]) {
+            c->stmt_sql[slot[n]] = k->sql; /* the batch's later reads use it */
+        }
+    }
+    if (PQflush(pg) != 0) {
+        return j;
+    }
+    for (n = 0; j; n++) {
+        PGresult *prepared = NULL, *res = NULL, *r;
+        /* Each command's results end with NULL; the Sync's result ends the job. */
+        while (!(r = PQgetResult(pg)) || PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+            if (!r && PQstatus(pg) != CONNECTION_OK) {
+                PQclear(prepared);
+                PQclear(res);
+                return j;
+            }
+            if (r && prepare[n] && !prepared) {
+                prepared = r;
+            } else if (r && !res) {
+                res = r;
+            } else {
+                PQclear(r);
+            }
+        }
+        PQclear(r);
+        answer_read(c, j, prepared, res, slot[n]);
+        PQclear(prepared);
+        PQclear(res);
+        struct read_job *next = j->next;
+        free(j);
+        j = next;
+    }
+    return NULL;
+}
+
+/* One batch: on a connection that failed, the unanswered reads get one more
+ * try on a fresh connection, unless it was fresh already. */
+static void run_reads(struct read_job *j)
+{
+    db_conn *c = &reads.conn;
+    for (int fresh = 0; j; fresh = 1) {
+        int was_connected = c->pg && PQstatus(c->pg) == CONNECTION_OK;
+        if (!reads_connect(c)) {
+            fail_reads(j, SC_EUNAVAIL);
+            return;
+        }
+        if (!(j = send_reads(c, j))) {
+            return;
+        }
+        log_json(LOG_WARN, "postgres read pipeline failed",
+                 json_pack("{s:s}", "error", PQerrorMessage(c->pg)));
+        PQfinish(c->pg);
+        c->pg = NULL;
+        if (fresh || !was_connected) {
+            fail_reads(j, SC_EUNAVAIL);
+            return;
+        }
+    }
+}
+
+static void *reads_main(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&reads.lock);
+    while (!reads.stop) {
+        if (!reads.head) {
+            reads.idle = 1;
+            pthread_cond_wait(&reads.queued, &reads.lock);
+            reads.idle = 0;
+            continue;
+        }
+        struct read_job *batch = reads.head, **end = &batch->next;
+        for (int n = 1; n < READ_BATCH_MAX && *end; n++) {
+            end = &(*end)->next;
+        }
+        reads.head = *end;
+        if (!reads.head) {
+            reads.tail = &reads.head;
+        }
+        *end = NULL;
+        pthread_mutex_unlock(&reads.lock);
+        run_reads(batch);
+        pthread_mutex_lock(&reads.lock);
+    }
+    struct read_job *left = reads.head;
+    reads.head = NULL;
+    reads.tail = &reads.head;
+    pthread_mutex_unlock(&reads.lock);
+    fail_reads(left, SC_EUNAVAIL);
+    if (reads.conn.pg) {
+        PQfinish(reads.conn.pg);
+        reads.conn.pg = NULL;
+    }
+    return NULL;
+}
+
+static void reads_stop(void)
+{
+    pthread_mutex_lock(&reads.lock);
+    int running = reads.running;
+    reads.stop = 1;
+    pthread_cond_signal(&reads.queued);
+    pthread_mutex_unlock(&reads.lock);
+    if (running) {
+        pthread_join(reads.thread, NULL);
+        reads.running = 0;
+    }
+}
+
+sc_code db_read_async(const char *sql, int nparams, const char *const *params, db_value_cb cb,
+                      void *arg)
+{
+    if (nparams < 0 || nparams > DB_READ_PARAMS_MAX) {
+        return SC_EINVAL;
+    }
+    size_t bytes = 0;
+    for (int i = 0; i < nparams; i++) {
+        bytes += params[i] ? strlen(params[i]) + 1 : 0;
+    }
+    struct read_job *j = malloc(sizeof(*j) + bytes);
+    if (!j) {
+        return SC_ENOMEM;
+    }
+    *j = (struct read_job){.sql = sql, .nparams = nparams, .cb = cb, .arg = arg};
+    char *p = j->text;
+    for (int i = 0; i < nparams; i++) {
+        if (params[i]) {
+            size_t len = strlen(params[i]) + 1;
+            j->params[i] = memcpy(p, params[i], len);
+            p += len;
+        }
+    }
+    sc_code rc = SC_OK;
+    pthread_mutex_lock(&reads.lock);
+    if (!reads.running) {
+        /* Started on first use; the pool holds the URL (not initialised or shut down). */
+        reads.stop = 0;
+        reads.tail = &reads.head;
+        rc = !pool.url                                                    ? SC_EUNAVAIL
+             : pthread_create(&reads.thread, NULL, reads_main, NULL) != 0 ? SC_EINTERNAL
+                                                                          : SC_OK;
+        reads.running = rc == SC_OK;
+    }
+    if (rc == SC_OK && reads.stop) {
+        rc = SC_EUNAVAIL;
+    }
+    if (rc == SC_OK) {
+        *reads.tail = j;
+        reads.tail = &j->next;
+        /* Only a sleeping thread needs the futex call; a busy one looks again. */
+        if (reads.idle) {
+            pthread_cond_signal(&reads.queued);
+        }
+    }
+    pthread_mutex_unlock(&reads.lock);
+    if (rc != SC_OK) {
+        free(j);
+    }
     return rc;
 }

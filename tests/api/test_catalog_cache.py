@@ -199,3 +199,44 @@ def test_a_render_from_before_a_write_is_not_stored_after_it(world):
     reader.join(timeout=30)
     assert seen["r"].json()["name"] == "Bánh %s" % tag  # its snapshot's answer
     assert shown(pid, tag)["name"] == "Bánh %s sau" % tag
+
+
+def tenant_cases(world):
+    """(headers, status, detail) for GET /products/{id} by tenant source."""
+    default = sql("SELECT id FROM tenants WHERE slug = 'default'")
+    other = sql("INSERT INTO tenants (slug, name) VALUES (:'a0', 'Other store') RETURNING id",
+                "t-" + uuid.uuid4().hex[:12])
+    return [
+        ({}, 200, None),
+        ({"X-Tenant-ID": default}, 200, None),
+        ({"X-Tenant-ID": default.upper()}, 200, None),
+        (world["user"], 200, None),
+        ({"X-Tenant-ID": other}, 404, "Product not found"),
+        ({"X-Tenant-ID": str(uuid.uuid4())}, 404, "Tenant not found"),
+        ({"X-Tenant-ID": "not-a-uuid"}, 422, None),
+        ({"Authorization": "Bearer not-a-token"}, 401, "Could not validate credentials"),
+    ]
+
+
+def test_a_product_read_answers_the_same_whatever_path_it_takes(world):
+    """A product read is answered from the stored render through the read
+    pipeline when it can, else on the blocking path that renders: the first
+    read after a write takes the second, the next one the first. Both must
+    give the same answer for every way of naming the tenant, and the same
+    404s for an unknown product or tenant."""
+    pid = world["p"]["id"]
+    for headers, status, detail in tenant_cases(world):
+        answers = []
+        for _ in range(2):
+            sql("UPDATE products SET price = price WHERE id = :'a0'", pid)  # no stored render
+            for _ in range(2):
+                r = requests.get(BASE + "/products/" + pid, headers=headers)
+                assert r.status_code == status, (headers, r.text)
+                answers.append(r.json())
+        assert all(a == answers[0] for a in answers), (headers, answers)
+        if status == 200:
+            assert answers[0]["id"] == pid and answers[0]["name"] == world["p"]["name"]
+        elif detail:
+            assert answers[0] == {"detail": detail}
+    r = requests.get(BASE + "/products/" + str(uuid.uuid4()))
+    assert r.status_code == 404 and r.json() == {"detail": "Product not found"}
