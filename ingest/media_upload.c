@@ -187,9 +187,12 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
     };
     /* The PUT and the row are independent: the bytes travel to S3 while
      * Postgres commits (and Redis caches) the pending asset. Only the job,
-     * produced once both are in place, lets a worker see the upload. */
+     * produced once both are in place, lets a worker see the upload. The PUT
+     * signs the SHA-256 taken while the body streamed in, the row's sha256:
+     * S3 stores exactly those bytes or refuses them. */
     struct s3_upload *put = NULL;
-    if ((rc = s3_put_file_start(staging, up->file, up->size, m.content_type, &put)) != SC_OK) {
+    if ((rc = s3_put_file_start(staging, up->file, up->size, m.content_type, up->sha256, &put)) !=
+        SC_OK) {
         handler_reply_failure(res, rc);
         return;
     }

@@ -56,7 +56,8 @@ struct call {
     const char *copy_source; /* x-amz-copy-source value, already encoded */
     const char *range;       /* GET only: "first-last" bytes, unsigned header */
     const char *content_type;
-    int upload; /* sends a body: from file when set, else data/left */
+    const char *payload_sha256; /* hex SHA-256 of the body, signed; NULL: UNSIGNED-PAYLOAD */
+    int upload;                 /* sends a body: from file when set, else data/left */
     FILE *file;
     const char *data;
     size_t left;
@@ -233,6 +234,18 @@ static size_t on_write(char *src, size_t size, size_t n, void *arg)
         }
         add = limit - c->len;
     }
+    curl_off_t announced = -1;
+    if (!c->cap && success &&
+        curl_easy_getinfo(c->h.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced) == CURLE_OK &&
+        announced >= 0 && (size_t)announced <= limit) {
+        /* A large object (a 12 MP original) lands in one allocation instead of
+         * a dozen doublings, each a copy of everything received so far. */
+        char *body = malloc((size_t)announced + 1);
+        if (body) {
+            c->body = body;
+            c->cap = (size_t)announced + 1;
+        }
+    }
     if (c->len + add + 1 > c->cap) {
         size_t cap = c->cap ? c->cap : 4096;
         while (cap < c->len + add + 1) {
@@ -362,10 +375,14 @@ static sc_code begin(struct call *c)
 
     char date[SIGV4_DATE_LEN];
     sigv4_amz_date(time(NULL), date);
+    /* A signed body hash makes S3 / R2 refuse bytes that changed on the way
+     * (XAmzContentSHA256Mismatch); only a caller that has the hash anyway
+     * passes it, since computing one here would read every body twice. */
+    const char *payload = c->payload_sha256 ? c->payload_sha256 : "UNSIGNED-PAYLOAD";
     struct sigv4_header signed_headers[5];
     size_t n = 0;
     signed_headers[n++] = (struct sigv4_header){"host", s3.host};
-    signed_headers[n++] = (struct sigv4_header){"x-amz-content-sha256", "UNSIGNED-PAYLOAD"};
+    signed_headers[n++] = (struct sigv4_header){"x-amz-content-sha256", payload};
     signed_headers[n++] = (struct sigv4_header){"x-amz-date", date};
     if (c->content_type) {
         signed_headers[n++] = (struct sigv4_header){"content-type", c->content_type};
@@ -373,8 +390,8 @@ static sc_code begin(struct call *c)
     if (c->copy_source) {
         signed_headers[n++] = (struct sigv4_header){"x-amz-copy-source", c->copy_source};
     }
-    const struct sigv4_request req = {c->method, c->canonical_uri,   "",  signed_headers,
-                                      n,         "UNSIGNED-PAYLOAD", date};
+    const struct sigv4_request req = {c->method, c->canonical_uri, "",  signed_headers,
+                                      n,         payload,          date};
     if ((rc = sigv4_authorization(&s3.key, &req, &c->auth)) != SC_OK) {
         goto out;
     }
@@ -487,46 +504,55 @@ sc_code s3_ping(void)
     return run_and_discard(&c);
 }
 
-sc_code s3_put(const char *key, const void *data, size_t len, const char *content_type)
-{
-    struct call c = {.method = "PUT",
-                     .key = key,
-                     .content_type = content_type,
-                     .upload = 1,
-                     .data = data,
-                     .left = len};
-    return run_and_discard(&c);
-}
-
 struct s3_upload {
     struct call c;
 };
 
-sc_code s3_put_file_start(const char *key, FILE *f, size_t len, const char *content_type,
-                          struct s3_upload **out)
+/* Begins the PUT call describes and puts the request and its first
+ * UPLOAD_BUFFER bytes on the wire; the rest of a larger body waits for
+ * s3_upload_finish. */
+static sc_code start_put(struct call call, struct s3_upload **out)
 {
     struct s3_upload *u = calloc(1, sizeof(*u));
     *out = NULL;
     if (!u) {
         return SC_ENOMEM;
     }
-    u->c = (struct call){.method = "PUT",
-                         .key = key,
-                         .content_type = content_type,
-                         .upload = 1,
-                         .file = f,
-                         .left = len};
+    u->c = call;
     sc_code rc = begin(&u->c);
     if (rc != SC_OK) {
         free(u);
         return rc;
     }
-    /* One step puts the request and its first UPLOAD_BUFFER bytes on the
-     * wire; the rest of a larger body waits for s3_upload_finish. */
     int running;
     curl_multi_perform(u->c.h.multi, &running);
     *out = u;
     return SC_OK;
+}
+
+sc_code s3_put_start(const char *key, const void *data, size_t len, const char *content_type,
+                     struct s3_upload **out)
+{
+    return start_put((struct call){.method = "PUT",
+                                   .key = key,
+                                   .content_type = content_type,
+                                   .upload = 1,
+                                   .data = data,
+                                   .left = len},
+                     out);
+}
+
+sc_code s3_put_file_start(const char *key, FILE *f, size_t len, const char *content_type,
+                          const char *sha256_hex, struct s3_upload **out)
+{
+    return start_put((struct call){.method = "PUT",
+                                   .key = key,
+                                   .content_type = content_type,
+                                   .payload_sha256 = sha256_hex,
+                                   .upload = 1,
+                                   .file = f,
+                                   .left = len},
+                     out);
 }
 
 sc_code s3_upload_finish(struct s3_upload *u)
@@ -537,10 +563,17 @@ sc_code s3_upload_finish(struct s3_upload *u)
     return rc;
 }
 
+sc_code s3_put(const char *key, const void *data, size_t len, const char *content_type)
+{
+    struct s3_upload *u;
+    sc_code rc = s3_put_start(key, data, len, content_type, &u);
+    return rc == SC_OK ? s3_upload_finish(u) : rc;
+}
+
 sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_type)
 {
     struct s3_upload *u;
-    sc_code rc = s3_put_file_start(key, f, len, content_type, &u);
+    sc_code rc = s3_put_file_start(key, f, len, content_type, NULL, &u);
     return rc == SC_OK ? s3_upload_finish(u) : rc;
 }
 

@@ -37,10 +37,19 @@ sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_ty
  * with up to the first 256 KiB of the body; s3_upload_finish sends the rest,
  * waits for the answer and frees *out. Between the two, f must stay open and
  * untouched; every *out is finished exactly once. On error *out is NULL and
- * nothing was sent. */
+ * nothing was sent. sha256_hex, when the caller already knows the body's
+ * SHA-256 (64 lowercase hex digits), is signed as x-amz-content-sha256, so
+ * the S3 server refuses a body that does not match it; NULL signs
+ * UNSIGNED-PAYLOAD. */
 struct s3_upload;
 sc_code s3_put_file_start(const char *key, FILE *f, size_t len, const char *content_type,
-                          struct s3_upload **out);
+                          const char *sha256_hex, struct s3_upload **out);
+/* s3_put in the same two halves (data must stay valid until the finish).
+ * Each started PUT has a connection of its own, so several started ones
+ * travel and are stored side by side; a body that fits the first step
+ * (256 KiB) is on the wire when this returns. */
+sc_code s3_put_start(const char *key, const void *data, size_t len, const char *content_type,
+                     struct s3_upload **out);
 sc_code s3_upload_finish(struct s3_upload *u);
 
 /* Reads the object at key into *data (NUL-terminated for convenience, *len

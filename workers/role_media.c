@@ -83,26 +83,46 @@ static sc_code fail_asset(db_conn *tx, const struct media_row *row, const char *
                        : rc;
 }
 
-/* Puts each output under its final key and describes the variants as
+/* Puts each output under its final key, the PUTs side by side (the largest,
+ * the full size, is started first and finished first, by which time the
+ * small variants are usually stored), and describes the variants as
  * {name: {key, width, height}}; the full-size key goes to full_key. */
 static sc_code store_outputs(const char *base, const struct image_output *outs, size_t n,
                              json_t *variants, char full_key[MEDIA_KEY_LEN])
 {
-    for (size_t i = 0; i < n; i++) {
-        int full = !strcmp(outs[i].name, IMAGE_FULL_NAME);
-        char key[MEDIA_KEY_LEN];
-        media_object_key(base, full ? NULL : outs[i].name, outs[i].ext, full ? full_key : key);
-        sc_code rc = s3_put(full ? full_key : key, outs[i].data, outs[i].len, outs[i].mime);
-        if (rc != SC_OK) {
-            return rc;
-        }
-        if (!full && json_object_set_new(variants, outs[i].name,
-                                         json_pack("{s:s, s:i, s:i}", "key", key, "width",
-                                                   outs[i].width, "height", outs[i].height))) {
-            return SC_ENOMEM;
+    struct s3_upload *puts[MAX_OUTPUTS] = {0};
+    char keys[MAX_OUTPUTS][MEDIA_KEY_LEN];
+    size_t order[MAX_OUTPUTS], started = 0, m = 0;
+    sc_code rc = SC_OK;
+    for (size_t pass = 0; pass < 2; pass++) { /* the full size, then the variants */
+        for (size_t i = 0; i < n; i++) {
+            int full = !strcmp(outs[i].name, IMAGE_FULL_NAME);
+            if (full == !pass) {
+                media_object_key(base, full ? NULL : outs[i].name, outs[i].ext, keys[i]);
+                order[m++] = i;
+            }
+            if (full && !pass) {
+                memcpy(full_key, keys[i], MEDIA_KEY_LEN);
+            }
         }
     }
-    return SC_OK;
+    for (; started < n && rc == SC_OK; started++) {
+        const struct image_output *o = &outs[order[started]];
+        rc = s3_put_start(keys[order[started]], o->data, o->len, o->mime, &puts[started]);
+    }
+    for (size_t i = 0; i < started; i++) {
+        sc_code done = puts[i] ? s3_upload_finish(puts[i]) : SC_OK;
+        rc = rc == SC_OK ? done : rc;
+    }
+    for (size_t i = 0; i < n && rc == SC_OK; i++) {
+        if (strcmp(outs[i].name, IMAGE_FULL_NAME) &&
+            json_object_set_new(variants, outs[i].name,
+                                json_pack("{s:s, s:i, s:i}", "key", keys[i], "width", outs[i].width,
+                                          "height", outs[i].height))) {
+            rc = SC_ENOMEM;
+        }
+    }
+    return rc;
 }
 
 /* Marks the asset ready; an avatar (an address proof) also becomes its

@@ -118,3 +118,22 @@ forget_bench_media() {
     rm -rf "$s3/bench-raw"
     find "$s3/staging" -type f ! -name '.keep*' -delete 2>/dev/null || true
 }
+
+# cpu_ms PID: the CPU (user + system, ms) of a process and of its children,
+# live and ended, from /proc: steadier than the rates on a shared box
+# (Postgres: the postmaster, whose children are its backends).
+cpu_ms() {
+    local tck p sum
+    tck=$(getconf CLK_TCK)
+    sum=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$1/stat")
+    for p in $(pgrep -P "$1"); do
+        sum=$((sum + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+    done
+    echo $((sum * 1000 / tck))
+}
+
+# The S3 server's pid: the process listening on its port.
+s3_pid() {
+    local port=${S3_ENDPOINT##*:}
+    ss -Hltnp "sport = :${port%%/*}" | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1
+}
