@@ -127,3 +127,75 @@ def test_several_words_match_as_a_substring(h, query, expected):
     page = listing(query=query.format(tag=tag), category_id=cat)
     assert names(page) == [e.format(tag=tag) for e in expected]
     assert page["total"] == len(expected)
+
+
+# One-word queries are answered from an index of words that triggers keep in
+# the writer's transaction (migration 0013_search_words): the total from
+# per-substring counters, the ranking from per-word lists. Each case: a write
+# after a first search for a partial word (the tag less its last letter),
+# then the names that search must find, best first: the name starts with
+# it, then contains it (shorter name first), then only the description does.
+@pytest.mark.parametrize("change,expected", [
+    ("none", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
+    ("price", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
+    ("insert", ["{tag}", "{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
+    ("rename-away", ["{tag} tươi", "Bánh {tag} xốp", "Trà sen"]),
+    ("rename-first", ["{tag} tươi", "{tag} Bánh xốp", "Kẹo {tag}", "Trà sen"]),
+    ("describe-away", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp"]),
+    ("describe-into", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen", "Trà xanh"]),
+    ("delete", ["Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
+])
+def test_writes_show_in_the_next_one_word_search(h, change, expected):
+    tag = "zw" + uuid.uuid4().hex[:8]
+    ids = {}
+    for name, description in [("{tag} tươi", None), ("Kẹo {tag}", "kẹo {tag} mềm"),
+                              ("Bánh {tag} xốp", None), ("Trà sen", "ướp {tag}"),
+                              ("Trà xanh", "hương nhài")]:
+        ids[name] = post(h, "/products/", {"name": name.format(tag=tag), "price": 1000,
+                                            "description": description and description.format(tag=tag)})["id"]
+    query = tag[:-1]
+    listing(query=query)  # cached now
+    if change == "price":
+        patch(h, "/products/" + ids["{tag} tươi"], {"price": 2000})
+    elif change == "insert":
+        post(h, "/products/", {"name": tag, "price": 1000})
+    elif change == "rename-away":
+        patch(h, "/products/" + ids["Kẹo {tag}"], {"name": "Kẹo mềm", "description": None})
+    elif change == "rename-first":
+        patch(h, "/products/" + ids["Bánh {tag} xốp"], {"name": "%s Bánh xốp" % tag})
+    elif change == "describe-away":
+        patch(h, "/products/" + ids["Trà sen"], {"description": "ướp hoa sen"})
+    elif change == "describe-into":
+        patch(h, "/products/" + ids["Trà xanh"], {"description": "hương nhài, %s" % tag.upper()})
+    elif change == "delete":
+        delete(h, "/products/" + ids["{tag} tươi"])
+    page = listing(query=query)
+    assert names(page) == [e.format(tag=tag) for e in expected]
+    assert page["total"] == len(expected)
+
+
+# Each case: a query (a part of the word {tag}, which a product holds several
+# times, in its name and description) and how many products it must count.
+@pytest.mark.parametrize("query,total", [
+    ("{tag}", 1),
+    ("{mid}", 1),  # the middle of a word
+    ("{tag}x,", 1),  # only in the description, with its comma
+])
+def test_a_product_counts_once_however_often_it_has_the_word(h, query, total):
+    tag = "zv" + uuid.uuid4().hex[:8]
+    post(h, "/products/", {"name": "Sữa %s %s" % (tag, tag), "price": 1000,
+                           "description": "%s %sx, %s" % (tag, tag, tag)})
+    page = listing(query=query.format(tag=tag, mid=tag[2:7]))
+    assert page["total"] == total
+    assert len(page["products"]) == total
+
+
+# Short words match a large part of the catalog: the total must be exactly
+# the number of products whose text contains the query, whatever the writes
+# of the tests before this one did.
+@pytest.mark.parametrize("query", ["a", "o", "đ", "ng", "an", "zw", "ẹo"])
+def test_one_word_totals_count_every_product_containing_it(query):
+    expected = sql("SELECT count(*) FROM products p JOIN tenants t ON t.id = p.tenant_id "
+                   "WHERE t.slug = 'default' AND p.search_doc LIKE '%' || f_search_norm(:'a0') || '%'",
+                   query)
+    assert listing(query=query, limit=1)["total"] == int(expected)
