@@ -259,6 +259,20 @@ static const char sql_product_list_cached[] = PRODUCT_SEARCH PRODUCT_PAGE_STORED
 
 static const char sql_product_list_render[] = PRODUCT_SEARCH PRODUCT_RENDER_CTES PRODUCT_PAGE("r");
 
+/* Reads only: product_search's result cache (NULL ids when the search is not
+ * cached: no row) and the stored renders. */
+static const char sql_product_list_stored[] =
+    PRODUCT_SEARCH_FROM("product_search_cached($1, $2, $3, $4, $5, $6::integer + $7::integer) c "
+                        "WHERE c.ids IS NOT NULL") PRODUCT_PAGE_STORED;
+
+sc_code catalog_product_list_stored(const char *tenant, const struct catalog_product_filter *f,
+                                    db_value_cb cb, void *arg)
+{
+    const char *p[] = {tenant,       f->query, f->category_id, f->min_price,
+                       f->max_price, f->skip,  f->limit};
+    return db_read_async(sql_product_list_stored, 7, p, cb, arg);
+}
+
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out)
 {

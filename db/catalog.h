@@ -62,6 +62,12 @@ sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_
 /* {total, products}: ranked by relevance then name when f->query is set, else by name. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out);
+/* Queues the same page's read on the read pipeline (db_read_async), from the
+ * search's cached result and the products' stored renders only: cb gets the
+ * page, or SC_ENOTFOUND when one of them is missing (catalog_product_list
+ * then searches and renders). */
+sc_code catalog_product_list_stored(const char *tenant, const struct catalog_product_filter *f,
+                                    db_value_cb cb, void *arg);
 /* Deletes the product with its links, images (rows and media assets),
  * reviews and favorites. *object_keys is the JSON array of every R2 key of
  * its images (full size, variants, staging), which the caller removes from

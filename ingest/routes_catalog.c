@@ -538,7 +538,9 @@ static int list_filter(struct http_request *req, struct http_response *res,
     return 1;
 }
 
-static void product_list(struct http_request *req, struct http_response *res)
+/* The blocking path of a product list: searches (filling the result cache)
+ * and renders what has no stored render. */
+static void product_list_searching(struct http_request *req, struct http_response *res)
 {
     struct catalog_product_filter f;
     char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
@@ -549,6 +551,26 @@ static void product_list(struct http_request *req, struct http_response *res)
         handler_reply_text(res, rc, 200, out, "Not found");
     }
     db_release(c);
+}
+
+static void page_looked_up(void *d, sc_code rc, const char *json, size_t len)
+{
+    answer_stored(d, rc, json, len, product_list_searching);
+}
+
+static void product_list(struct http_request *req, struct http_response *res)
+{
+    struct catalog_product_filter f;
+    char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
+    int known = list_filter(req, res, &f, skip, limit) ? read_tenant(req, res, NULL, tenant) : 0;
+    if (known < 0) {
+        product_list_searching(req, res);
+    } else if (known) {
+        struct http_deferred *d = http_defer(req);
+        if (catalog_product_list_stored(tenant, &f, page_looked_up, d) != SC_OK) {
+            http_offload(d, product_list_searching);
+        }
+    }
 }
 
 static void product_delete(struct http_request *req, struct http_response *res)

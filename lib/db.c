@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "batchq.h"
 #include "log.h"
 
 /* Statements are cached by the address of their SQL text; a process has a
@@ -395,7 +396,7 @@ sc_code db_ping(void)
 #define READ_BATCH_MAX 64
 
 struct read_job {
-    struct read_job *next;
+    struct batchq_job link;
     const char *sql;
     int nparams;
     db_value_cb cb;
@@ -404,24 +405,20 @@ struct read_job {
     char text[]; /* the non-NULL params, each NUL-terminated */
 };
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t queued;
-    struct read_job *head, **tail;
-    int running, stop, idle;
-    pthread_t thread;
-    db_conn conn; /* the pipeline thread's alone */
-} reads = {.lock = PTHREAD_MUTEX_INITIALIZER, .queued = PTHREAD_COND_INITIALIZER};
+static void run_reads(struct batchq_job *batch);
 
-static void fail_reads(struct read_job *j, sc_code rc)
+static void fail_reads(struct batchq_job *j, sc_code rc)
 {
     while (j) {
-        struct read_job *next = j->next;
-        j->cb(j->arg, rc, NULL, 0);
-        free(j);
-        j = next;
+        struct read_job *r = (struct read_job *)j;
+        j = j->next;
+        r->cb(r->arg, rc, NULL, 0);
+        free(r);
     }
 }
+
+static struct batchq reads = BATCHQ_INIT(run_reads, fail_reads, READ_BATCH_MAX);
+static db_conn reads_conn; /* the pipeline thread's alone */
 
 /* Connects the pipeline's connection when it is not: read-only, pipeline mode. */
 static int reads_connect(db_conn *c)
@@ -460,23 +457,24 @@ static void answer_read(db_conn *c, struct read_job *j, PGresult *prepared, PGre
 
 /* Sends the jobs (at most READ_BATCH_MAX) and answers each from its results,
  * in order; returns the ones left unanswered when the connection failed. */
-static struct read_job *send_reads(db_conn *c, struct read_job *j)
+static struct batchq_job *send_reads(db_conn *c, struct batchq_job *j)
 {
     PGconn *pg = c->pg;
     uintptr_t slot[READ_BATCH_MAX];
     int prepare[READ_BATCH_MAX];
     int n = 0;
-    for (struct read_job *k = j; k; k = k->next, n++) {
+    for (struct batchq_job *k = j; k; k = k->next, n++) {
+        const struct read_job *r = (const struct read_job *)k;
         char name[32];
-        int known = stmt_slot(c, k->sql, &slot[n], name);
+        int known = stmt_slot(c, r->sql, &slot[n], name);
         prepare[n] = known == 0;
-        if (known < 0 || (prepare[n] && !PQsendPrepare(pg, name, k->sql, k->nparams, NULL)) ||
-            !PQsendQueryPrepared(pg, name, k->nparams, k->params, NULL, NULL, 0) ||
+        if (known < 0 || (prepare[n] && !PQsendPrepare(pg, name, r->sql, r->nparams, NULL)) ||
+            !PQsendQueryPrepared(pg, name, r->nparams, r->params, NULL, NULL, 0) ||
             !PQpipelineSync(pg)) {
             return j;
         }
         if (prepare[n]) {
-            c->stmt_sql[slot[n]] = k->sql; /* the batch's later reads use it */
+            c->stmt_sql[slot[n]] = r->sql; /* the batch's later reads use it */
         }
     }
     if (PQflush(pg) != 0) {
@@ -500,21 +498,21 @@ static struct read_job *send_reads(db_conn *c, struct read_job *j)
             }
         }
         PQclear(r);
-        answer_read(c, j, prepared, res, slot[n]);
+        struct read_job *done = (struct read_job *)j;
+        j = j->next;
+        answer_read(c, done, prepared, res, slot[n]);
         PQclear(prepared);
         PQclear(res);
-        struct read_job *next = j->next;
-        free(j);
-        j = next;
+        free(done);
     }
     return NULL;
 }
 
 /* One batch: on a connection that failed, the unanswered reads get one more
  * try on a fresh connection, unless it was fresh already. */
-static void run_reads(struct read_job *j)
+static void run_reads(struct batchq_job *j)
 {
-    db_conn *c = &reads.conn;
+    db_conn *c = &reads_conn;
     for (int fresh = 0; j; fresh = 1) {
         int was_connected = c->pg && PQstatus(c->pg) == CONNECTION_OK;
         if (!reads_connect(c)) {
@@ -535,52 +533,12 @@ static void run_reads(struct read_job *j)
     }
 }
 
-static void *reads_main(void *unused)
-{
-    (void)unused;
-    pthread_mutex_lock(&reads.lock);
-    while (!reads.stop) {
-        if (!reads.head) {
-            reads.idle = 1;
-            pthread_cond_wait(&reads.queued, &reads.lock);
-            reads.idle = 0;
-            continue;
-        }
-        struct read_job *batch = reads.head, **end = &batch->next;
-        for (int n = 1; n < READ_BATCH_MAX && *end; n++) {
-            end = &(*end)->next;
-        }
-        reads.head = *end;
-        if (!reads.head) {
-            reads.tail = &reads.head;
-        }
-        *end = NULL;
-        pthread_mutex_unlock(&reads.lock);
-        run_reads(batch);
-        pthread_mutex_lock(&reads.lock);
-    }
-    struct read_job *left = reads.head;
-    reads.head = NULL;
-    reads.tail = &reads.head;
-    pthread_mutex_unlock(&reads.lock);
-    fail_reads(left, SC_EUNAVAIL);
-    if (reads.conn.pg) {
-        PQfinish(reads.conn.pg);
-        reads.conn.pg = NULL;
-    }
-    return NULL;
-}
-
 static void reads_stop(void)
 {
-    pthread_mutex_lock(&reads.lock);
-    int running = reads.running;
-    reads.stop = 1;
-    pthread_cond_signal(&reads.queued);
-    pthread_mutex_unlock(&reads.lock);
-    if (running) {
-        pthread_join(reads.thread, NULL);
-        reads.running = 0;
+    batchq_stop(&reads);
+    if (reads_conn.pg) {
+        PQfinish(reads_conn.pg);
+        reads_conn.pg = NULL;
     }
 }
 
@@ -607,29 +565,8 @@ sc_code db_read_async(const char *sql, int nparams, const char *const *params, d
             p += len;
         }
     }
-    sc_code rc = SC_OK;
-    pthread_mutex_lock(&reads.lock);
-    if (!reads.running) {
-        /* Started on first use; the pool holds the URL (not initialised or shut down). */
-        reads.stop = 0;
-        reads.tail = &reads.head;
-        rc = !pool.url                                                    ? SC_EUNAVAIL
-             : pthread_create(&reads.thread, NULL, reads_main, NULL) != 0 ? SC_EINTERNAL
-                                                                          : SC_OK;
-        reads.running = rc == SC_OK;
-    }
-    if (rc == SC_OK && reads.stop) {
-        rc = SC_EUNAVAIL;
-    }
-    if (rc == SC_OK) {
-        *reads.tail = j;
-        reads.tail = &j->next;
-        /* Only a sleeping thread needs the futex call; a busy one looks again. */
-        if (reads.idle) {
-            pthread_cond_signal(&reads.queued);
-        }
-    }
-    pthread_mutex_unlock(&reads.lock);
+    /* The pool holds the URL while it is open. */
+    sc_code rc = batchq_push(&reads, &j->link, pool.url != NULL);
     if (rc != SC_OK) {
         free(j);
     }

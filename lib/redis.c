@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batchq.h"
 #include "log.h"
 
 struct conn {
@@ -339,42 +340,42 @@ sc_code redis_get(const char *key, char **value, size_t *len)
  * the load rises. */
 
 struct get_job {
-    struct get_job *next;
+    struct batchq_job link;
     redis_value_cb cb;
     void *arg;
     size_t key_len;
     char key[]; /* key_len bytes */
 };
 
-static struct {
-    pthread_mutex_t lock;
-    pthread_cond_t queued;
-    struct get_job *head, **tail;
-    int running, stop, idle;
-    pthread_t thread;
-    redisContext *ctx;     /* the pipeline thread's alone */
-    int64_t down_until_ms; /* after a failed connect, fail fast until then */
-} pipeline = {.lock = PTHREAD_MUTEX_INITIALIZER, .queued = PTHREAD_COND_INITIALIZER};
+static void run_batch(struct batchq_job *j);
 
 /* Answers and frees every job of the list with rc. */
-static void fail_jobs(struct get_job *j, sc_code rc)
+static void fail_jobs(struct batchq_job *j, sc_code rc)
 {
     while (j) {
-        struct get_job *next = j->next;
-        j->cb(j->arg, rc, NULL, 0);
-        free(j);
-        j = next;
+        struct get_job *g = (struct get_job *)j;
+        j = j->next;
+        g->cb(g->arg, rc, NULL, 0);
+        free(g);
     }
 }
+
+static struct batchq gets = BATCHQ_INIT(run_batch, fail_jobs, 0);
+
+static struct {
+    redisContext *ctx;     /* the pipeline thread's alone */
+    int64_t down_until_ms; /* after a failed connect, fail fast until then */
+} pipeline;
 
 /* Sends the jobs as one pipeline and answers each from its reply, in order;
  * returns the ones left unanswered when the connection failed (their
  * commands may or may not have run, but a GET can be sent again). */
-static struct get_job *send_batch(struct get_job *j, sc_code *failure)
+static struct batchq_job *send_batch(struct batchq_job *j, sc_code *failure)
 {
-    for (struct get_job *k = j; k; k = k->next) {
-        const char *argv[] = {"GET", k->key};
-        const size_t lens[] = {3, k->key_len};
+    for (struct batchq_job *k = j; k; k = k->next) {
+        const struct get_job *g = (const struct get_job *)k;
+        const char *argv[] = {"GET", g->key};
+        const size_t lens[] = {3, g->key_len};
         if (redisAppendCommandArgv(pipeline.ctx, 2, argv, lens) != REDIS_OK) {
             *failure = SC_ENOMEM;
             return j;
@@ -391,22 +392,22 @@ static struct get_job *send_batch(struct get_job *j, sc_code *failure)
             return j;
         }
         const redisReply *r = reply;
-        struct get_job *next = j->next;
+        struct get_job *g = (struct get_job *)j;
+        j = j->next;
         if (r->type == REDIS_REPLY_STRING) {
-            j->cb(j->arg, SC_OK, r->str, r->len);
+            g->cb(g->arg, SC_OK, r->str, r->len);
         } else {
-            j->cb(j->arg, r->type == REDIS_REPLY_NIL ? SC_ENOTFOUND : SC_EINTERNAL, NULL, 0);
+            g->cb(g->arg, r->type == REDIS_REPLY_NIL ? SC_ENOTFOUND : SC_EINTERNAL, NULL, 0);
         }
         freeReplyObject(reply);
-        free(j);
-        j = next;
+        free(g);
     }
     return NULL;
 }
 
 /* One batch: on a connection that failed, the unanswered jobs get one more
  * try on a fresh connection, unless it was fresh already or timed out. */
-static void run_batch(struct get_job *j)
+static void run_batch(struct batchq_job *j)
 {
     sc_code failure = SC_OK;
     int fresh = 0;
@@ -431,47 +432,14 @@ static void run_batch(struct get_job *j)
     }
 }
 
-static void *pipe_main(void *unused)
+static void pipe_stop(void)
 {
-    (void)unused;
-    pthread_mutex_lock(&pipeline.lock);
-    while (!pipeline.stop) {
-        if (!pipeline.head) {
-            pipeline.idle = 1;
-            pthread_cond_wait(&pipeline.queued, &pipeline.lock);
-            pipeline.idle = 0;
-            continue;
-        }
-        struct get_job *batch = pipeline.head;
-        pipeline.head = NULL;
-        pipeline.tail = &pipeline.head;
-        pthread_mutex_unlock(&pipeline.lock);
-        run_batch(batch);
-        pthread_mutex_lock(&pipeline.lock);
-    }
-    struct get_job *left = pipeline.head;
-    pipeline.head = NULL;
-    pipeline.tail = &pipeline.head;
-    pthread_mutex_unlock(&pipeline.lock);
-    fail_jobs(left, SC_EUNAVAIL);
+    batchq_stop(&gets);
     if (pipeline.ctx) {
         redisFree(pipeline.ctx);
         pipeline.ctx = NULL;
     }
-    return NULL;
-}
-
-static void pipe_stop(void)
-{
-    pthread_mutex_lock(&pipeline.lock);
-    int running = pipeline.running;
-    pipeline.stop = 1;
-    pthread_cond_signal(&pipeline.queued);
-    pthread_mutex_unlock(&pipeline.lock);
-    if (running) {
-        pthread_join(pipeline.thread, NULL);
-        pipeline.running = 0;
-    }
+    pipeline.down_until_ms = 0;
 }
 
 sc_code redis_get_async(const char *key, redis_value_cb cb, void *arg)
@@ -483,30 +451,8 @@ sc_code redis_get_async(const char *key, redis_value_cb cb, void *arg)
     }
     *j = (struct get_job){.cb = cb, .arg = arg, .key_len = key_len};
     memcpy(j->key, key, key_len);
-    sc_code rc = SC_OK;
-    pthread_mutex_lock(&pipeline.lock);
-    if (!pipeline.running) {
-        /* Started on first use; the pool holds the address (not initialised or shut down). */
-        pipeline.stop = 0;
-        pipeline.down_until_ms = 0;
-        pipeline.tail = &pipeline.head;
-        rc = !pool.size                                                     ? SC_EUNAVAIL
-             : pthread_create(&pipeline.thread, NULL, pipe_main, NULL) != 0 ? SC_EINTERNAL
-                                                                            : SC_OK;
-        pipeline.running = rc == SC_OK;
-    }
-    if (rc == SC_OK && pipeline.stop) {
-        rc = SC_EUNAVAIL;
-    }
-    if (rc == SC_OK) {
-        *pipeline.tail = j;
-        pipeline.tail = &j->next;
-        /* Only a sleeping thread needs the futex call; a busy one looks again. */
-        if (pipeline.idle) {
-            pthread_cond_signal(&pipeline.queued);
-        }
-    }
-    pthread_mutex_unlock(&pipeline.lock);
+    /* The pool holds the address while it is open. */
+    sc_code rc = batchq_push(&gets, &j->link, pool.size > 0);
     if (rc != SC_OK) {
         free(j);
     }

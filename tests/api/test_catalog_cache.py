@@ -201,42 +201,74 @@ def test_a_render_from_before_a_write_is_not_stored_after_it(world):
     assert shown(pid, tag)["name"] == "Bánh %s sau" % tag
 
 
+
 def tenant_cases(world):
-    """(headers, status, detail) for GET /products/{id} by tenant source."""
+    """(headers, whose catalog they name) for the public reads: "mine" (the
+    product's tenant), "other" (a tenant without it), or an error status and
+    detail."""
     default = sql("SELECT id FROM tenants WHERE slug = 'default'")
     other = sql("INSERT INTO tenants (slug, name) VALUES (:'a0', 'Other store') RETURNING id",
                 "t-" + uuid.uuid4().hex[:12])
     return [
-        ({}, 200, None),
-        ({"X-Tenant-ID": default}, 200, None),
-        ({"X-Tenant-ID": default.upper()}, 200, None),
-        (world["user"], 200, None),
-        ({"X-Tenant-ID": other}, 404, "Product not found"),
-        ({"X-Tenant-ID": str(uuid.uuid4())}, 404, "Tenant not found"),
-        ({"X-Tenant-ID": "not-a-uuid"}, 422, None),
-        ({"Authorization": "Bearer not-a-token"}, 401, "Could not validate credentials"),
+        ({}, "mine"),
+        ({"X-Tenant-ID": default}, "mine"),
+        ({"X-Tenant-ID": default.upper()}, "mine"),
+        (world["user"], "mine"),
+        ({"X-Tenant-ID": other}, "other"),
+        ({"X-Tenant-ID": str(uuid.uuid4())}, (404, {"detail": "Tenant not found"})),
+        ({"X-Tenant-ID": "not-a-uuid"}, (422, None)),
+        ({"Authorization": "Bearer not-a-token"},
+         (401, {"detail": "Could not validate credentials"})),
     ]
+
+
+def same_answers(path, headers, pid):
+    """The answers to path, asked twice after a write to the product (which
+    leaves it without a stored render) and twice more: all equal. Returns
+    (status, body)."""
+    answers = []
+    for _ in range(2):
+        sql("UPDATE products SET price = price WHERE id = :'a0'", pid)
+        for _ in range(2):
+            r = requests.get(BASE + path, headers=headers)
+            answers.append((r.status_code, r.json()))
+    assert all(a == answers[0] for a in answers), (path, headers, answers)
+    return answers[0]
 
 
 def test_a_product_read_answers_the_same_whatever_path_it_takes(world):
     """A product read is answered from the stored render through the read
     pipeline when it can, else on the blocking path that renders: the first
-    read after a write takes the second, the next one the first. Both must
-    give the same answer for every way of naming the tenant, and the same
-    404s for an unknown product or tenant."""
+    read after a write takes the second, the next one the first. Both give
+    the same answer for every way of naming the tenant, and the same 404s
+    for an unknown product or tenant."""
     pid = world["p"]["id"]
-    for headers, status, detail in tenant_cases(world):
-        answers = []
-        for _ in range(2):
-            sql("UPDATE products SET price = price WHERE id = :'a0'", pid)  # no stored render
-            for _ in range(2):
-                r = requests.get(BASE + "/products/" + pid, headers=headers)
-                assert r.status_code == status, (headers, r.text)
-                answers.append(r.json())
-        assert all(a == answers[0] for a in answers), (headers, answers)
-        if status == 200:
-            assert answers[0]["id"] == pid and answers[0]["name"] == world["p"]["name"]
-        elif detail:
-            assert answers[0] == {"detail": detail}
-    r = requests.get(BASE + "/products/" + str(uuid.uuid4()))
-    assert r.status_code == 404 and r.json() == {"detail": "Product not found"}
+    for headers, whose in tenant_cases(world):
+        status, body = same_answers("/products/" + pid, headers, pid)
+        if whose == "mine":
+            assert status == 200 and body["id"] == pid and body["name"] == world["p"]["name"]
+        elif whose == "other":
+            assert (status, body) == (404, {"detail": "Product not found"})
+        else:
+            assert status == whose[0] and (whose[1] is None or body == whose[1]), (headers, body)
+    assert same_answers("/products/" + str(uuid.uuid4()), {}, pid) == \
+        (404, {"detail": "Product not found"})
+
+
+def test_a_search_page_answers_the_same_whatever_path_it_takes(world):
+    """A search page is answered from the cached result and the stored renders
+    through the read pipeline when both are there, else on the blocking path
+    that searches and renders. Both give the same page for every way of
+    naming the tenant, past the cached depth (skip + limit > 100) too."""
+    pid = world["p"]["id"]
+    for headers, whose in tenant_cases(world):
+        for query, want in (("?query=" + world["tag"], [pid]),
+                            ("?query=" + world["tag"] + "&skip=100&limit=5", [])):
+            status, body = same_answers("/products/" + query, headers, pid)
+            if whose in ("mine", "other"):
+                ids = want if whose == "mine" else []
+                assert status == 200, body
+                assert body["total"] == (1 if whose == "mine" else 0)
+                assert [p["id"] for p in body["products"]] == ids
+            else:
+                assert status == whose[0] and (whose[1] is None or body == whose[1]), (headers, body)

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "it_config.h"
 #include "db.h"
+#include "it_async.h"
 #include "it_db.h"
 
 #define POOL_SIZE 2
@@ -24,9 +26,7 @@
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    if (config_load(err, sizeof(err)) != SC_OK) {
-        fprintf(stderr, "config: %s\n", err);
+    if (it_config_load() != 0) {
         return -1;
     }
     return db_pool_init(cfg.database_url, POOL_SIZE) == SC_OK ? 0 : -1;
@@ -39,75 +39,15 @@ static int teardown(void **state)
     return 0;
 }
 
-/* What the callbacks of one round of reads saw. */
-struct round {
-    pthread_mutex_t lock;
-    pthread_cond_t done;
-    int pending;
-    sc_code rc[THREADS * READS];
-    char value[THREADS * READS][32];
-};
-
-struct slot {
-    struct round *round;
-    int index;
-};
-
-static void on_value(void *arg, sc_code rc, const char *value, size_t len)
-{
-    struct slot *s = arg;
-    struct round *r = s->round;
-    pthread_mutex_lock(&r->lock);
-    r->rc[s->index] = rc;
-    snprintf(r->value[s->index], sizeof(r->value[0]), "%.*s", (int)len, value ? value : "");
-    if (--r->pending == 0) {
-        pthread_cond_signal(&r->done);
-    }
-    pthread_mutex_unlock(&r->lock);
-}
-
-static void round_start(struct round *r, int pending)
-{
-    memset(r, 0, sizeof(*r));
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->done, NULL);
-    r->pending = pending;
-}
-
-static void round_wait(struct round *r)
-{
-    pthread_mutex_lock(&r->lock);
-    while (r->pending > 0) {
-        pthread_cond_wait(&r->done, &r->lock);
-    }
-    pthread_mutex_unlock(&r->lock);
-    pthread_cond_destroy(&r->done);
-    pthread_mutex_destroy(&r->lock);
-}
-
 /* Even numbers have a row ("v<n>"), odd ones none. */
 static const char sql_even[] = "SELECT 'v' || $1 WHERE $1::int % 2 = 0";
 
-struct caller {
-    struct round *round;
-    struct slot slots[READS];
-    int first;
-    int queue_failures;
-};
-
-static void *queue_reads(void *arg)
+static sc_code queue_read(int index, struct it_slot *slot)
 {
-    struct caller *c = arg;
-    for (int i = 0; i < READS; i++) {
-        char n[16];
-        snprintf(n, sizeof(n), "%d", c->first + i);
-        const char *p[] = {n};
-        c->slots[i] = (struct slot){c->round, c->first + i};
-        if (db_read_async(sql_even, 1, p, on_value, &c->slots[i]) != SC_OK) {
-            c->queue_failures++;
-        }
-    }
-    return NULL;
+    char n[16];
+    snprintf(n, sizeof(n), "%d", index);
+    const char *p[] = {n};
+    return db_read_async(sql_even, 1, p, it_round_value, slot);
 }
 
 /* Reads queued from many threads at once each get their own row (or
@@ -115,25 +55,9 @@ static void *queue_reads(void *arg)
 static void reads_answer_each_caller(void **state)
 {
     (void)state;
-    static struct round r;
-    static struct caller callers[THREADS];
-    round_start(&r, THREADS * READS);
-    pthread_t threads[THREADS];
-    for (int t = 0; t < THREADS; t++) {
-        callers[t] = (struct caller){.round = &r, .first = t * READS};
-        assert_int_equal(pthread_create(&threads[t], NULL, queue_reads, &callers[t]), 0);
-    }
-    for (int t = 0; t < THREADS; t++) {
-        pthread_join(threads[t], NULL);
-        assert_int_equal(callers[t].queue_failures, 0);
-    }
-    round_wait(&r);
-    for (int i = 0; i < THREADS * READS; i++) {
-        char want[32];
-        snprintf(want, sizeof(want), "v%d", i);
-        assert_int_equal(r.rc[i], i % 2 ? SC_ENOTFOUND : SC_OK);
-        assert_string_equal(r.value[i], i % 2 ? "" : want);
-    }
+    static struct it_round r;
+    assert_int_equal(it_queue_from_threads(&r, THREADS, READS, queue_read), 0);
+    assert_int_equal(it_round_first_wrong(&r, THREADS * READS), -1);
 }
 
 /* One batch: a statement that fails (division by zero), a write (refused:
@@ -156,17 +80,17 @@ static void failures_stay_with_their_statement(void **state)
         {sql_echo, NULL, SC_ENOTFOUND, ""},  {sql_divide, "2", SC_OK, "5"},
     };
     enum { N = sizeof(cases) / sizeof(cases[0]) };
-    static struct round r;
-    static struct slot slots[N];
-    round_start(&r, N);
+    static struct it_round r;
+    static struct it_slot slots[N];
+    it_round_start(&r, N);
     for (int i = 0; i < N; i++) {
         const char *p[] = {cases[i].param};
-        slots[i] = (struct slot){&r, i};
-        assert_int_equal(
-            db_read_async(cases[i].sql, cases[i].sql == sql_write ? 0 : 1, p, on_value, &slots[i]),
-            SC_OK);
+        slots[i] = (struct it_slot){&r, i};
+        assert_int_equal(db_read_async(cases[i].sql, cases[i].sql == sql_write ? 0 : 1, p,
+                                       it_round_value, &slots[i]),
+                         SC_OK);
     }
-    round_wait(&r);
+    it_round_wait(&r);
     for (int i = 0; i < N; i++) {
         assert_int_equal(r.rc[i], cases[i].rc);
         assert_string_equal(r.value[i], cases[i].value);
@@ -176,15 +100,15 @@ static void failures_stay_with_their_statement(void **state)
                      0);
 }
 
-static sc_code read_one(const char *n, char value[32])
+/* Read number index alone: its answer's code, its value in value. */
+static sc_code read_one(int index, char value[32])
 {
-    static struct round r;
-    struct slot s = {&r, 0};
-    const char *p[] = {n};
-    round_start(&r, 1);
-    sc_code rc = db_read_async(sql_even, 1, p, on_value, &s);
+    static struct it_round r;
+    struct it_slot s = {&r, 0};
+    it_round_start(&r, 1);
+    sc_code rc = queue_read(index, &s);
     if (rc == SC_OK) {
-        round_wait(&r);
+        it_round_wait(&r);
         rc = r.rc[0];
         memcpy(value, r.value[0], 32);
     }
@@ -198,14 +122,14 @@ static void reads_survive_a_dropped_connection(void **state)
     (void)state;
     char value[32];
     for (int attempt = 0; attempt < 2; attempt++) {
-        assert_int_equal(read_one("4", value), SC_OK);
+        assert_int_equal(read_one(4, value), SC_OK);
         assert_string_equal(value, "v4");
         assert_int_equal(it_count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                                   "WHERE application_name = $1",
                                   DB_READS_APPLICATION_NAME, NULL),
                          1);
     }
-    assert_int_equal(read_one("8", value), SC_OK);
+    assert_int_equal(read_one(8, value), SC_OK);
     assert_string_equal(value, "v8");
 }
 
@@ -271,10 +195,9 @@ static void reads_stop_with_the_pool(void **state)
     (void)state;
     char value[32];
     db_pool_shutdown();
-    const char *p[] = {"2"};
-    assert_int_equal(db_read_async(sql_even, 1, p, on_value, NULL), SC_EUNAVAIL);
+    assert_int_equal(read_one(2, value), SC_EUNAVAIL);
     assert_int_equal(db_pool_init(cfg.database_url, POOL_SIZE), SC_OK);
-    assert_int_equal(read_one("2", value), SC_OK);
+    assert_int_equal(read_one(2, value), SC_OK);
     assert_string_equal(value, "v2");
 }
 

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "it_config.h"
+#include "it_async.h"
 #include "redis.h"
 
 #define POOL_SIZE 4
@@ -30,9 +32,7 @@ static const char *key_of(char *out, size_t len, const char *name)
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    if (config_load(err, sizeof(err)) != SC_OK) {
-        fprintf(stderr, "config: %s\n", err);
+    if (it_config_load() != 0) {
         return -1;
     }
     snprintf(prefix, sizeof(prefix), "it-redis:%ld-%d", (long)time(NULL), (int)getpid());
@@ -273,63 +273,12 @@ static void reconnects_after_server_drops_connections(void **state)
 
 #define ASYNC_KEYS 64
 
-/* What the callbacks of one round of redis_get_async saw. */
-struct async_round {
-    pthread_mutex_t lock;
-    pthread_cond_t done;
-    int pending;
-    sc_code rc[ASYNC_KEYS * THREADS];
-    char value[ASYNC_KEYS * THREADS][32];
-};
-
-struct async_slot {
-    struct async_round *round;
-    int index;
-};
-
-static void on_async_value(void *arg, sc_code rc, const char *value, size_t len)
+/* GET of async:<index>: even indexes exist (value "v<index>"), odd ones do not. */
+static sc_code queue_get(int index, struct it_slot *slot)
 {
-    struct async_slot *slot = arg;
-    struct async_round *r = slot->round;
-    pthread_mutex_lock(&r->lock);
-    r->rc[slot->index] = rc;
-    snprintf(r->value[slot->index], sizeof(r->value[0]), "%.*s", (int)len, value ? value : "");
-    if (--r->pending == 0) {
-        pthread_cond_signal(&r->done);
-    }
-    pthread_mutex_unlock(&r->lock);
-}
-
-struct async_caller {
-    struct async_round *round;
-    struct async_slot slots[ASYNC_KEYS];
-    int first;
-    int queued_failures;
-};
-
-/* Queues ASYNC_KEYS GETs: even indexes exist (value "v<index>"), odd ones do not. */
-static void *queue_gets(void *arg)
-{
-    struct async_caller *c = arg;
     char key[128], name[32];
-    for (int i = 0; i < ASYNC_KEYS; i++) {
-        c->slots[i] = (struct async_slot){c->round, c->first + i};
-        snprintf(name, sizeof(name), "async:%d", c->first + i);
-        if (redis_get_async(key_of(key, sizeof(key), name), on_async_value, &c->slots[i]) !=
-            SC_OK) {
-            c->queued_failures++;
-        }
-    }
-    return NULL;
-}
-
-static void wait_round(struct async_round *r)
-{
-    pthread_mutex_lock(&r->lock);
-    while (r->pending > 0) {
-        pthread_cond_wait(&r->done, &r->lock);
-    }
-    pthread_mutex_unlock(&r->lock);
+    snprintf(name, sizeof(name), "async:%d", index);
+    return redis_get_async(key_of(key, sizeof(key), name), it_round_value, slot);
 }
 
 /* GETs queued from many threads at once each get their own key's answer
@@ -343,28 +292,9 @@ static void async_gets_answer_each_caller(void **state)
         snprintf(want, sizeof(want), "v%d", i);
         assert_int_equal(redis_set(key_of(key, sizeof(key), name), want, strlen(want), 60), SC_OK);
     }
-    static struct async_round round;
-    static struct async_caller callers[THREADS];
-    pthread_mutex_init(&round.lock, NULL);
-    pthread_cond_init(&round.done, NULL);
-    round.pending = ASYNC_KEYS * THREADS;
-    pthread_t threads[THREADS];
-    for (int t = 0; t < THREADS; t++) {
-        callers[t] = (struct async_caller){.round = &round, .first = t * ASYNC_KEYS};
-        assert_int_equal(pthread_create(&threads[t], NULL, queue_gets, &callers[t]), 0);
-    }
-    for (int t = 0; t < THREADS; t++) {
-        pthread_join(threads[t], NULL);
-        assert_int_equal(callers[t].queued_failures, 0);
-    }
-    wait_round(&round);
-    for (int i = 0; i < ASYNC_KEYS * THREADS; i++) {
-        snprintf(want, sizeof(want), "v%d", i);
-        assert_int_equal(round.rc[i], i % 2 ? SC_ENOTFOUND : SC_OK);
-        assert_string_equal(round.value[i], i % 2 ? "" : want);
-    }
-    pthread_cond_destroy(&round.done);
-    pthread_mutex_destroy(&round.lock);
+    static struct it_round round;
+    assert_int_equal(it_queue_from_threads(&round, THREADS, ASYNC_KEYS, queue_get), 0);
+    assert_int_equal(it_round_first_wrong(&round, ASYNC_KEYS * THREADS), -1);
 }
 
 /* The pipeline's connection dropped by the server (restart, idle timeout):
@@ -373,23 +303,14 @@ static void async_get_survives_dropped_connection(void **state)
 {
     (void)state;
     char key[128];
-    static struct async_round round;
-    static struct async_slot slot;
-    key_of(key, sizeof(key), "async:0");
-    assert_int_equal(redis_set(key, "v0", 2, 60), SC_OK);
-    pthread_mutex_init(&round.lock, NULL);
-    pthread_cond_init(&round.done, NULL);
+    static struct it_round round;
+    assert_int_equal(redis_set(key_of(key, sizeof(key), "async:0"), "v0", 2, 60), SC_OK);
     for (int attempt = 0; attempt < 2; attempt++) { /* connected, then dropped */
-        round.pending = 1;
-        slot = (struct async_slot){&round, 0};
-        assert_int_equal(redis_get_async(key, on_async_value, &slot), SC_OK);
-        wait_round(&round);
+        assert_int_equal(it_queue_from_threads(&round, 1, 1, queue_get), 0);
         assert_int_equal(round.rc[0], SC_OK);
         assert_string_equal(round.value[0], "v0");
         kill_clients("normal");
     }
-    pthread_cond_destroy(&round.done);
-    pthread_mutex_destroy(&round.lock);
 }
 
 struct publish_ctx {
@@ -573,17 +494,12 @@ static void unreachable_server_fails_fast(void **state)
     assert_int_equal(redis_set("k", "v", 1, 0), SC_EUNAVAIL);
     assert_int_equal(redis_wait_message("ch", 5000, NULL, NULL, &value, NULL), SC_EUNAVAIL);
     assert_null(value);
-    static struct async_round round;
-    static struct async_slot slot = {&round, 0};
-    pthread_mutex_init(&round.lock, NULL);
-    pthread_cond_init(&round.done, NULL);
-    round.pending = 1;
-    assert_int_equal(redis_get_async("k", on_async_value, &slot), SC_OK);
-    wait_round(&round);
+    static struct it_round round;
+    assert_int_equal(it_queue_from_threads(&round, 1, 1, queue_get), 0);
     assert_int_equal(round.rc[0], SC_EUNAVAIL);
     redis_pool_shutdown();
-    /* Shut down: refused at once, the callback never runs. */
-    assert_int_equal(redis_get_async("k", on_async_value, &slot), SC_EUNAVAIL);
+    /* Shut down: refused at once (the pipeline never answers it). */
+    assert_int_equal(it_queue_from_threads(&round, 1, 1, queue_get), 1);
     assert_int_equal(redis_pool_init(cfg.redis_url, POOL_SIZE, TIMEOUT_MS), SC_OK);
     assert_int_equal(redis_ping(), SC_OK);
 }

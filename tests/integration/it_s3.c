@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "it_config.h"
 #include "s3.h"
 
 static char prefix[64];
@@ -26,9 +27,7 @@ static void key_of(char *out, size_t len, const char *name)
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    if (config_load(err, sizeof(err)) != SC_OK) {
-        fprintf(stderr, "config: %s\n", err);
+    if (it_config_load() != 0) {
         return -1;
     }
     snprintf(prefix, sizeof(prefix), "it-s3/%ld-%d", (long)time(NULL), (int)getpid());

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "it_config.h"
 #include "crypto.h"
 #include "s3.h"
 
@@ -22,9 +23,7 @@ static char key[128];
 static int setup(void **state)
 {
     (void)state;
-    char err[256];
-    if (config_load(err, sizeof(err)) != SC_OK) {
-        fprintf(stderr, "config: %s\n", err);
+    if (it_config_load() != 0) {
         return -1;
     }
     snprintf(key, sizeof(key), "it-s3-payload/%ld-%d", (long)time(NULL), (int)getpid());
