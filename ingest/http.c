@@ -153,7 +153,29 @@ void http_add_header(struct http_response *res, const char *name, const char *va
     res->headers[res->n_headers++].value = copy;
 }
 
-static void response_free(struct http_response *res)
+void http_reply_copy(struct http_response *res, const struct http_response *from)
+{
+    response_clear(res);
+    res->status = from->status;
+    res->content_type = from->content_type;
+    if (from->json) {
+        res->json = json_deep_copy(from->json);
+    }
+    if (from->body && (res->body = malloc(from->body_len + 1))) {
+        memcpy(res->body, from->body, from->body_len);
+        res->body[from->body_len] = '\0';
+        res->body_len = from->body_len;
+    }
+    if ((from->json && !res->json) || (from->body && !res->body)) {
+        http_reply_error(res, 500, "Internal Server Error");
+        return;
+    }
+    for (int i = 0; i < from->n_headers; i++) {
+        http_add_header(res, from->headers[i].name, from->headers[i].value);
+    }
+}
+
+void http_response_free(struct http_response *res)
 {
     response_clear(res);
     for (int i = 0; i < res->n_headers; i++) {
@@ -352,7 +374,7 @@ static void ctx_free(struct req_ctx *ctx)
         free(ctx->texts[i].value);
     }
     form_free(&ctx->form);
-    response_free(&ctx->deferred_res);
+    http_response_free(&ctx->deferred_res);
     pthread_mutex_destroy(&ctx->defer_lock);
     free(ctx->body);
     free(ctx->path);
@@ -401,7 +423,7 @@ static enum MHD_Result send_response(struct req_ctx *ctx, struct http_response *
         ctx->bytes = len;
     }
 out:
-    response_free(res);
+    http_response_free(res);
     return ok;
 }
 
@@ -708,15 +730,17 @@ static void run_offloaded(void *arg)
     http_resume((struct http_deferred *)ctx, &res);
 }
 
-void http_offload(struct http_deferred *d, http_handler handler)
+sc_code http_offload(struct http_deferred *d, http_handler handler)
 {
     struct req_ctx *ctx = (struct req_ctx *)d;
     ctx->offloaded = handler;
     if (offload_submit(run_offloaded, ctx) != SC_OK) {
         struct http_response busy = {0};
-        http_reply_error(&busy, 503, "Server busy; try again");
+        http_reply_error(&busy, 503, HTTP_DETAIL_BUSY);
         http_resume(d, &busy);
+        return SC_EUNAVAIL;
     }
+    return SC_OK;
 }
 
 /* Final call: the whole body is here; run the handler. */
@@ -767,7 +791,7 @@ static enum MHD_Result dispatch(struct req_ctx *ctx)
         ctx->offloaded = route->handler;
         if (offload_submit(run_offloaded, ctx) != SC_OK) {
             ctx->deferred = 0;
-            return send_error(ctx, 503, "Server busy; try again");
+            return send_error(ctx, 503, HTTP_DETAIL_BUSY);
         }
     } else {
         route->handler(&ctx->req, &res);
@@ -775,7 +799,7 @@ static enum MHD_Result dispatch(struct req_ctx *ctx)
     if (!ctx->deferred) {
         return send_response(ctx, &res);
     }
-    response_free(&res);
+    http_response_free(&res);
     pthread_mutex_lock(&ctx->defer_lock);
     if (ctx->resumed) { /* answered before the handler even returned */
         pthread_mutex_unlock(&ctx->defer_lock);
@@ -792,6 +816,12 @@ struct http_deferred *http_defer(struct http_request *req)
     struct req_ctx *ctx = req->impl;
     ctx->deferred = 1;
     return (struct http_deferred *)ctx;
+}
+
+struct http_deferred *http_deferred_of(struct http_request *req)
+{
+    struct req_ctx *ctx = req->impl;
+    return ctx->deferred ? (struct http_deferred *)ctx : NULL;
 }
 
 void http_resume(struct http_deferred *d, struct http_response *res)

@@ -105,6 +105,12 @@ void http_reply_error(struct http_response *res, int status, const char *detail)
  * field; loc is [loc0] alone when field is NULL. */
 void http_reply_field_error(struct http_response *res, const char *loc0, const char *field,
                             const char *msg, const char *type);
+/* The same answer as from (status, body, headers), copied: for requests
+ * that share one answer. */
+void http_reply_copy(struct http_response *res, const struct http_response *from);
+/* Frees what a response built and never sent holds (http_resume and the
+ * core free what they send). */
+void http_response_free(struct http_response *res);
 /* Adds a response header: name must be a literal (kept by address), value is
  * copied. Headers beyond the eighth are dropped with an error log. */
 void http_add_header(struct http_response *res, const char *name, const char *value);
@@ -134,12 +140,17 @@ const struct http_upload *http_upload_file(struct http_request *req, const char 
  * requests waiting on I/O do not starve quick ones. */
 struct http_deferred;
 struct http_deferred *http_defer(struct http_request *req);
+/* The handle of req when it is deferred (an offloaded handler's request),
+ * else NULL. */
+struct http_deferred *http_deferred_of(struct http_request *req);
 /* Sends *res (moved: res is left empty) as the answer of the deferred request. */
 void http_resume(struct http_deferred *d, struct http_response *res);
 /* Answers the deferred request with what handler gives, run on the offload
- * pool (a 503 when its queue is full): for a request found, after a quick
- * look, to need blocking work. Counts as its http_resume. */
-void http_offload(struct http_deferred *d, http_handler handler);
+ * pool: for a request found, after a quick look, to need blocking work.
+ * Counts as its http_resume. SC_EUNAVAIL when the pool's queue is full: then
+ * it has answered 503 HTTP_DETAIL_BUSY, and handler does not run. */
+#define HTTP_DETAIL_BUSY "Server busy; try again"
+sc_code http_offload(struct http_deferred *d, http_handler handler);
 
 /* Server lifecycle (main.c). */
 struct route_table;

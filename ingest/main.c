@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "db.h"
@@ -40,7 +41,11 @@ static void print_routes(void)
 
 static sc_code db_open(void)
 {
-    return db_pool_init(cfg.database_url, (int)cfg.db_pool_size);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int pipelines = cfg.db_read_pipelines ? (int)cfg.db_read_pipelines : cpus > 0 ? (int)cpus : 1;
+    sc_code rc = db_reads_init(pipelines);
+    /* Unreachable at start is not fatal: the reads connect on first use too. */
+    return rc == SC_OK ? db_pool_init(cfg.database_url, (int)cfg.db_pool_size) : rc;
 }
 
 static sc_code offload_open(void)

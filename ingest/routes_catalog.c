@@ -6,6 +6,7 @@
  * token see the tenant of X-Tenant-ID, else the default tenant; with a token,
  * the token's tenant. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -538,8 +539,99 @@ static int list_filter(struct http_request *req, struct http_response *res,
     return 1;
 }
 
+/* ---- one search for identical misses ----
+ * After a catalog change every popular query misses the result cache at
+ * once, and each of the clients asking it would search on its own: dozens
+ * of identical searches contending for the pool and the CPU. The first miss
+ * of a page (tenant and filter) searches; the ones that come while it does
+ * wait, holding no thread, and get a copy of its answer. */
+
+struct flight_waiter {
+    struct flight_waiter *next;
+    struct http_deferred *d;
+};
+
+struct search_flight {
+    struct search_flight *next;
+    struct http_deferred *leader; /* the request that searches */
+    struct flight_waiter *waiters;
+    char *key;
+};
+
+static pthread_mutex_t flights_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct search_flight *flights; /* the searches running: few, a list does */
+
+/* What identifies a page's answer: the tenant and every filter value
+ * (each length-prefixed, "-" for none). The caller frees it. */
+static char *page_key(const char *tenant, const struct catalog_product_filter *f)
+{
+    const char *parts[] = {tenant,       f->query, f->category_id, f->min_price,
+                           f->max_price, f->skip,  f->limit};
+    size_t len = 1;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        len += (parts[i] ? strlen(parts[i]) : 0) + 24;
+    }
+    char *key = malloc(len), *p = key;
+    for (size_t i = 0; key && i < sizeof(parts) / sizeof(parts[0]); i++) {
+        p += parts[i] ? sprintf(p, "%zu:%s", strlen(parts[i]), parts[i]) : sprintf(p, "-");
+    }
+    return key;
+}
+
+/* Joins the search of key when one runs (1: d will get its answer), else
+ * makes d the leader of one (0: d searches, and its handler lands the
+ * flight whatever its answer). Takes key. */
+static int flight_join(char *key, struct http_deferred *d)
+{
+    struct flight_waiter *w = malloc(sizeof(*w));
+    struct search_flight *f, *fresh = NULL;
+    int joined = 0;
+    pthread_mutex_lock(&flights_lock);
+    for (f = flights; f && strcmp(f->key, key); f = f->next) {
+    }
+    if (f && w) {
+        *w = (struct flight_waiter){f->waiters, d};
+        f->waiters = w;
+        w = NULL;
+        joined = 1;
+    } else if (!f && (fresh = malloc(sizeof(*fresh)))) {
+        *fresh = (struct search_flight){.next = flights, .leader = d, .key = key};
+        flights = fresh;
+        key = NULL;
+    }
+    pthread_mutex_unlock(&flights_lock);
+    free(w);
+    free(key);
+    return joined;
+}
+
+/* Ends the flight that leader leads, if any: its waiters get copies of res. */
+static void flight_land(struct http_deferred *leader, const struct http_response *res)
+{
+    struct search_flight **at, *f;
+    pthread_mutex_lock(&flights_lock);
+    for (at = &flights; leader && *at && (*at)->leader != leader; at = &(*at)->next) {
+    }
+    if ((f = leader ? *at : NULL)) {
+        *at = f->next;
+    }
+    pthread_mutex_unlock(&flights_lock);
+    for (struct flight_waiter *w = f ? f->waiters : NULL, *next; w; w = next) {
+        struct http_response copy = {0};
+        next = w->next;
+        http_reply_copy(&copy, res);
+        http_resume(w->d, &copy);
+        free(w);
+    }
+    if (f) {
+        free(f->key);
+        free(f);
+    }
+}
+
 /* The blocking path of a product list: searches (filling the result cache)
- * and renders what has no stored render. */
+ * and renders what has no stored render; the identical searches that
+ * waited for it get its answer, whatever it is. */
 static void product_list_searching(struct http_request *req, struct http_response *res)
 {
     struct catalog_product_filter f;
@@ -551,11 +643,30 @@ static void product_list_searching(struct http_request *req, struct http_respons
         handler_reply_text(res, rc, 200, out, "Not found");
     }
     db_release(c);
+    flight_land(http_deferred_of(req), res);
 }
 
-static void page_looked_up(void *d, sc_code rc, const char *json, size_t len)
+/* A page read while its stored answer is looked up. */
+struct page_read {
+    struct http_deferred *d;
+    char *key; /* page_key */
+};
+
+static void page_looked_up(void *arg, sc_code rc, const char *json, size_t len)
 {
-    answer_stored(d, rc, json, len, product_list_searching);
+    struct page_read *r = arg;
+    struct http_deferred *d = r->d;
+    char *key = r->key;
+    free(r);
+    if (rc == SC_OK) {
+        free(key);
+        answer_stored(d, rc, json, len, product_list_searching);
+    } else if (!flight_join(key, d) && http_offload(d, product_list_searching) != SC_OK) {
+        struct http_response busy = {0}; /* the leader got it: so do its waiters */
+        http_reply_error(&busy, 503, HTTP_DETAIL_BUSY);
+        flight_land(d, &busy);
+        http_response_free(&busy);
+    }
 }
 
 static void product_list(struct http_request *req, struct http_response *res)
@@ -563,13 +674,22 @@ static void product_list(struct http_request *req, struct http_response *res)
     struct catalog_product_filter f;
     char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
     int known = list_filter(req, res, &f, skip, limit) ? read_tenant(req, res, NULL, tenant) : 0;
-    if (known < 0) {
-        product_list_searching(req, res);
-    } else if (known) {
-        struct http_deferred *d = http_defer(req);
-        if (catalog_product_list_stored(tenant, &f, page_looked_up, d) != SC_OK) {
-            http_offload(d, product_list_searching);
+    struct page_read *r = known > 0 ? malloc(sizeof(*r)) : NULL;
+    if (r && !(r->key = page_key(tenant, &f))) {
+        free(r);
+        r = NULL;
+    }
+    if (!r) { /* once per process (the default tenant's look-up), or out of memory */
+        if (known) {
+            product_list_searching(req, res);
         }
+        return;
+    }
+    r->d = http_defer(req);
+    if (catalog_product_list_stored(tenant, &f, page_looked_up, r) != SC_OK) {
+        http_offload(r->d, product_list_searching);
+        free(r->key);
+        free(r);
     }
 }
 

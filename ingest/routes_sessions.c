@@ -637,7 +637,7 @@ static void submit(struct http_request *req, struct http_response *res,
     w->d = http_defer(req);
     if (offload_submit(patch_produce, w) != SC_OK) {
         struct http_response busy = {0};
-        http_reply_error(&busy, 503, "Server busy; try again");
+        http_reply_error(&busy, 503, HTTP_DETAIL_BUSY);
         http_resume(w->d, &busy);
         free(w);
     }

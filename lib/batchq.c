@@ -21,7 +21,7 @@ static void *serve(void *arg)
         }
         *end = NULL;
         pthread_mutex_unlock(&q->lock);
-        q->run(batch);
+        q->run(q, batch);
         pthread_mutex_lock(&q->lock);
     }
     struct batchq_job *left = q->head;

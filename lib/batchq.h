@@ -19,8 +19,9 @@ struct batchq_job {
 
 struct batchq {
     /* Set once (BATCHQ_INIT). run and fail take a NULL-terminated list
-     * and own its jobs from then on. */
-    void (*run)(struct batchq_job *batch);
+     * and own its jobs from then on; run also gets the queue, so a user
+     * embedding it first in a struct of its own finds that struct. */
+    void (*run)(struct batchq *q, struct batchq_job *batch);
     void (*fail)(struct batchq_job *jobs, sc_code rc);
     size_t max; /* jobs per batch; 0: everything queued */
     /* The queue's own. */

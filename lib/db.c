@@ -4,6 +4,7 @@
 
 #include <libpq-fe.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,7 +406,7 @@ struct read_job {
     char text[]; /* the non-NULL params, each NUL-terminated */
 };
 
-static void run_reads(struct batchq_job *batch);
+static void run_reads(struct batchq *q, struct batchq_job *batch);
 
 static void fail_reads(struct batchq_job *j, sc_code rc)
 {
@@ -417,8 +418,19 @@ static void fail_reads(struct batchq_job *j, sc_code rc)
     }
 }
 
-static struct batchq reads = BATCHQ_INIT(run_reads, fail_reads, READ_BATCH_MAX);
-static db_conn reads_conn; /* the pipeline thread's alone */
+/* One Postgres backend runs a connection's statements one after another, so
+ * a single pipeline is bounded by one core of the database: reads are
+ * spread over several, round robin. */
+struct read_pipe {
+    struct batchq q; /* first: run_reads finds its pipe from it */
+    db_conn conn;    /* the pipe's thread's alone */
+};
+
+static struct {
+    struct read_pipe *pipes;
+    int n;
+    atomic_uint next;
+} reads;
 
 /* Connects the pipeline's connection when it is not: read-only, pipeline mode. */
 static int reads_connect(db_conn *c)
@@ -510,9 +522,9 @@ static struct batchq_job *send_reads(db_conn *c, struct batchq_job *j)
 
 /* One batch: on a connection that failed, the unanswered reads get one more
  * try on a fresh connection, unless it was fresh already. */
-static void run_reads(struct batchq_job *j)
+static void run_reads(struct batchq *q, struct batchq_job *j)
 {
-    db_conn *c = &reads_conn;
+    db_conn *c = &((struct read_pipe *)q)->conn;
     for (int fresh = 0; j; fresh = 1) {
         int was_connected = c->pg && PQstatus(c->pg) == CONNECTION_OK;
         if (!reads_connect(c)) {
@@ -533,13 +545,32 @@ static void run_reads(struct batchq_job *j)
     }
 }
 
+sc_code db_reads_init(int pipelines)
+{
+    if (pipelines < 1 || reads.n) {
+        return SC_EINVAL;
+    }
+    if (!(reads.pipes = calloc((size_t)pipelines, sizeof(*reads.pipes)))) {
+        return SC_ENOMEM;
+    }
+    for (int i = 0; i < pipelines; i++) {
+        reads.pipes[i].q = (struct batchq)BATCHQ_INIT(run_reads, fail_reads, READ_BATCH_MAX);
+    }
+    reads.n = pipelines;
+    return SC_OK;
+}
+
 static void reads_stop(void)
 {
-    batchq_stop(&reads);
-    if (reads_conn.pg) {
-        PQfinish(reads_conn.pg);
-        reads_conn.pg = NULL;
+    for (int i = 0; i < reads.n; i++) {
+        batchq_stop(&reads.pipes[i].q);
+        if (reads.pipes[i].conn.pg) {
+            PQfinish(reads.pipes[i].conn.pg);
+        }
     }
+    free(reads.pipes);
+    reads.pipes = NULL;
+    reads.n = 0;
 }
 
 sc_code db_read_async(const char *sql, int nparams, const char *const *params, db_value_cb cb,
@@ -566,7 +597,10 @@ sc_code db_read_async(const char *sql, int nparams, const char *const *params, d
         }
     }
     /* The pool holds the URL while it is open. */
-    sc_code rc = batchq_push(&reads, &j->link, pool.url != NULL);
+    sc_code rc =
+        reads.n ? batchq_push(&reads.pipes[atomic_fetch_add(&reads.next, 1) % (unsigned)reads.n].q,
+                              &j->link, pool.url != NULL)
+                : SC_EUNAVAIL;
     if (rc != SC_OK) {
         free(j);
     }

@@ -12,7 +12,7 @@ typedef struct db_rows db_rows;
 
 /* Opens `size` connections to url. Fails with SC_EUNAVAIL when none can be made. */
 sc_code db_pool_init(const char *url, int size);
-/* Also stops the read pipeline: reads still queued get SC_EUNAVAIL. */
+/* Also stops the read pipelines: reads still queued get SC_EUNAVAIL. */
 void db_pool_shutdown(void);
 
 /* Borrows a connection, waiting while all are in use; a broken connection is
@@ -66,12 +66,15 @@ const char *db_error_constraint(const db_conn *c);
  * process's read-pipeline thread, never inside this call, with SC_OK and the
  * first column of the first row (len bytes, valid only during the call),
  * SC_ENOTFOUND when there is no row or it is NULL, or db_exec's codes.
- * Concurrent callers share one read-only connection (a write fails) and one
- * round trip per batch, so sql must be one short statement that takes no
+ * Concurrent callers share a few read-only connections (a write fails) and
+ * one round trip per batch on each, so sql must be one short statement that takes no
  * lock a writer holds: every queued read waits behind it, and cb must be
  * quick for the same reason. At most DB_READ_PARAMS_MAX parameters. An error
  * returned here means cb will not run. */
 #define DB_READ_PARAMS_MAX 8
+/* Readies db_read_async with its reads spread over `pipelines` connections
+ * (and threads), each opened on first use; after db_pool_init, once. */
+sc_code db_reads_init(int pipelines);
 /* What pg_stat_activity shows for the read pipeline's connection. */
 #define DB_READS_APPLICATION_NAME "smartcart read pipeline"
 typedef void (*db_value_cb)(void *arg, sc_code rc, const char *value, size_t len);

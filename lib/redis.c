@@ -347,7 +347,7 @@ struct get_job {
     char key[]; /* key_len bytes */
 };
 
-static void run_batch(struct batchq_job *j);
+static void run_batch(struct batchq *q, struct batchq_job *j);
 
 /* Answers and frees every job of the list with rc. */
 static void fail_jobs(struct batchq_job *j, sc_code rc)
@@ -407,8 +407,9 @@ static struct batchq_job *send_batch(struct batchq_job *j, sc_code *failure)
 
 /* One batch: on a connection that failed, the unanswered jobs get one more
  * try on a fresh connection, unless it was fresh already or timed out. */
-static void run_batch(struct batchq_job *j)
+static void run_batch(struct batchq *q, struct batchq_job *j)
 {
+    (void)q; /* one pipeline per process */
     sc_code failure = SC_OK;
     int fresh = 0;
     while (j) {

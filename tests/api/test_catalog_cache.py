@@ -272,3 +272,27 @@ def test_a_search_page_answers_the_same_whatever_path_it_takes(world):
                 assert [p["id"] for p in body["products"]] == ids
             else:
                 assert status == whose[0] and (whose[1] is None or body == whose[1]), (headers, body)
+
+
+def test_identical_searches_at_once_share_one_answer(world):
+    """Identical searches that miss the cached answers at the same time (a
+    popular query after a catalog change) are searched once and the others
+    wait for that answer: each of them gets the whole page, the same one."""
+    pid, tag = world["p"]["id"], world["tag"]
+    for _ in range(3):
+        sql("UPDATE products SET price = price WHERE id = :'a0'", pid)
+        answers = [None] * 24
+
+        def ask(i):
+            r = requests.get(BASE + "/products/?query=" + tag)
+            answers[i] = (r.status_code, r.json())
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(answers))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(a == answers[0] for a in answers), answers
+        status, page = answers[0]
+        assert status == 200 and page["total"] == 1
+        assert [p["id"] for p in page["products"]] == [pid]
