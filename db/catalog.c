@@ -162,11 +162,10 @@ static const char sql_product_cached[] =
 static const char sql_product_render[] =
     "WITH u AS (SELECT $2::uuid AS id, 1::bigint AS n), " PRODUCT_RENDER_CTES "SELECT json FROM r";
 
-sc_code catalog_product_get(db_conn *c, const char *tenant, const char *id, char **out)
+sc_code catalog_product_render(db_conn *c, const char *tenant, const char *id, char **out)
 {
     const char *p[] = {tenant, id};
-    sc_code rc = query_json(c, out, NULL, sql_product_cached, 2, p);
-    return rc == SC_ENOTFOUND ? query_json(c, out, NULL, sql_product_render, 2, p) : rc;
+    return query_json(c, out, NULL, sql_product_render, 2, p);
 }
 
 sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg)

@@ -53,11 +53,12 @@ sc_code catalog_tenant_known(const char *tenant_id, char out[CATALOG_UUID_LEN]);
 sc_code catalog_product_save(db_conn *c, const char *tenant, const char *id,
                              const struct catalog_product_input *in, char **out,
                              char bad_category[CATALOG_UUID_LEN]);
-sc_code catalog_product_get(db_conn *c, const char *tenant, const char *id, char **out);
-/* Queues the read of the product's stored render on the read pipeline
- * (db_read_async): cb gets its JSON, or SC_ENOTFOUND when none is valid (a
- * product never rendered or written since, or none such): catalog_product_get
- * then renders it. */
+/* A product read: catalog_product_get_stored queues the read of its stored
+ * render on the read pipeline (db_read_async): cb gets its JSON, or
+ * SC_ENOTFOUND when none is valid (a product never rendered or written
+ * since, or none such); catalog_product_render then renders it and stores
+ * the render (SC_ENOTFOUND: no such product in the tenant). */
+sc_code catalog_product_render(db_conn *c, const char *tenant, const char *id, char **out);
 sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg);
 /* {total, products}: ranked by relevance then name when f->query is set, else by name. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,

@@ -489,7 +489,7 @@ static void product_get_rendering(struct http_request *req, struct http_response
     db_conn *c = id ? handler_db(res) : NULL;
     if (c && read_tenant(req, res, c, tenant)) {
         char *out = NULL;
-        sc_code rc = catalog_product_get(c, tenant, id, &out);
+        sc_code rc = catalog_product_render(c, tenant, id, &out);
         handler_reply_text(res, rc, 200, out, "Product not found");
     }
     db_release(c);
