@@ -12,9 +12,12 @@ static void *serve(void *arg)
             q->idle = 0;
             continue;
         }
-        struct batchq_job *batch = q->head, **end = &batch->next;
-        for (size_t n = 1; (!q->max || n < q->max) && *end; n++) {
-            end = &(*end)->next;
+        struct batchq_job *batch = q->head, **end = q->tail;
+        if (q->max) { /* else all of it: the tail is the end */
+            end = &batch->next;
+            for (size_t n = 1; n < q->max && *end; n++) {
+                end = &(*end)->next;
+            }
         }
         if (!(q->head = *end)) {
             q->tail = &q->head;
