@@ -61,22 +61,23 @@ void db_rows_free(db_rows *r);
 const char *db_error_message(const db_conn *c);
 const char *db_error_constraint(const db_conn *c);
 
-/* A quick read without holding the caller's thread: queues sql (same rules
- * as db_exec; params are copied) and returns. cb(arg, ...) runs later on the
- * process's read-pipeline thread, never inside this call, with SC_OK and the
- * first column of the first row (len bytes, valid only during the call),
- * SC_ENOTFOUND when there is no row or it is NULL, or db_exec's codes.
- * Concurrent callers share a few read-only connections (a write fails) and
- * one round trip per batch on each, so sql must be one short statement that takes no
- * lock a writer holds: every queued read waits behind it, and cb must be
- * quick for the same reason. At most DB_READ_PARAMS_MAX parameters. An error
- * returned here means cb will not run. */
-#define DB_READ_PARAMS_MAX 8
 /* Readies db_read_async with its reads spread over `pipelines` connections
  * (and threads), each opened on first use; after db_pool_init, once. */
 sc_code db_reads_init(int pipelines);
-/* What pg_stat_activity shows for the read pipeline's connection. */
+/* What pg_stat_activity shows for the read pipelines' connections. */
 #define DB_READS_APPLICATION_NAME "smartcart read pipeline"
+#define DB_READ_PARAMS_MAX 8
+
+/* A quick read without holding the caller's thread: queues sql (same rules
+ * as db_exec; params are copied) and returns. cb(arg, ...) runs later on a
+ * read-pipeline thread, never inside this call, with SC_OK and the first
+ * column of the first row (len bytes, valid only during the call),
+ * SC_ENOTFOUND when there is no row or it is NULL, or db_exec's codes.
+ * Concurrent callers share a few read-only connections (a write fails) and
+ * one round trip per batch on each, so sql must be one short statement that
+ * takes no lock a writer holds: every read queued behind it waits, and cb
+ * must be quick for the same reason. At most DB_READ_PARAMS_MAX parameters.
+ * An error returned here means cb will not run. */
 typedef void (*db_value_cb)(void *arg, sc_code rc, const char *value, size_t len);
 sc_code db_read_async(const char *sql, int nparams, const char *const *params, db_value_cb cb,
                       void *arg);

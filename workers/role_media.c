@@ -92,18 +92,16 @@ static sc_code store_outputs(const char *base, const struct image_output *outs, 
 {
     struct s3_upload *puts[MAX_OUTPUTS] = {0};
     char keys[MAX_OUTPUTS][MEDIA_KEY_LEN];
-    size_t order[MAX_OUTPUTS], started = 0, m = 0;
+    size_t order[MAX_OUTPUTS] = {0}, started = 0;
     sc_code rc = SC_OK;
-    for (size_t pass = 0; pass < 2; pass++) { /* the full size, then the variants */
-        for (size_t i = 0; i < n; i++) {
-            int full = !strcmp(outs[i].name, IMAGE_FULL_NAME);
-            if (full == !pass) {
-                media_object_key(base, full ? NULL : outs[i].name, outs[i].ext, keys[i]);
-                order[m++] = i;
-            }
-            if (full && !pass) {
-                memcpy(full_key, keys[i], MEDIA_KEY_LEN);
-            }
+    for (size_t i = 0; i < n; i++) {
+        int full = !strcmp(outs[i].name, IMAGE_FULL_NAME);
+        media_object_key(base, full ? NULL : outs[i].name, outs[i].ext, keys[i]);
+        order[i] = i;
+        if (full) { /* to the front */
+            memcpy(full_key, keys[i], MEDIA_KEY_LEN);
+            order[i] = order[0];
+            order[0] = i;
         }
     }
     for (; started < n && rc == SC_OK; started++) {
