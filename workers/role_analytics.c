@@ -34,19 +34,26 @@ static sc_code analytics_handle(struct work_ctx *ctx, const struct envelope *msg
         return SC_ENOMEM;
     }
     const char *p[] = {items, ev.completed_at, msg->tenant};
-    /* Products deleted meanwhile (null or gone) are not counted. */
+    /* Products deleted meanwhile (null or gone) are not counted. The rows
+     * counted are locked first: a deletion still running when the statement
+     * began is waited for and its product skipped, where the foreign key's
+     * own check would have failed the whole order after that wait. */
     sc_code rc = db_query_json(
         tx, &ctx->result,
         "WITH it AS ("
         "  SELECT (x->>'product_id')::uuid AS product_id, sum((x->>'quantity')::bigint) AS qty"
         "  FROM json_array_elements($1::json) x WHERE x->>'product_id' IS NOT NULL GROUP BY 1"
+        "), p AS ("
+        "  SELECT p.id, p.tenant_id FROM products p"
+        "  WHERE p.id IN (SELECT product_id FROM it) AND p.tenant_id = $3"
+        "  ORDER BY p.id FOR KEY SHARE"
         "), wk AS ("
         "  SELECT extract(isoyear FROM $2::timestamptz AT TIME ZONE 'UTC')::int AS y,"
         "         extract(week FROM $2::timestamptz AT TIME ZONE 'UTC')::int AS w"
         "), up AS ("
         "  INSERT INTO product_sales_weekly (tenant_id, product_id, iso_year, iso_week, quantity)"
         "  SELECT p.tenant_id, it.product_id, wk.y, wk.w, it.qty"
-        "  FROM it JOIN products p ON p.id = it.product_id AND p.tenant_id = $3, wk"
+        "  FROM it JOIN p ON p.id = it.product_id, wk"
         "  ON CONFLICT (product_id, iso_year, iso_week)"
         "  DO UPDATE SET quantity = product_sales_weekly.quantity + excluded.quantity"
         "  RETURNING product_id, quantity, iso_year, iso_week"

@@ -241,6 +241,41 @@ def test_full_flow_checkout_pay_complete_bestsellers(shop, cart, admin_h):
     assert requests.get(BASE + "/products/best-sellers?limit=100").json() == week_list
 
 
+def test_a_product_deleted_while_its_order_is_counted_leaves_the_rest_counted(shop, cart):
+    """The analytics worker counts an order while an admin deletes one of its
+    products: the deletion is held open until the worker waits on it, then
+    commits. The other product is counted; the order is not dead-lettered."""
+    u, sid = cart["user"], cart["session"]
+    kept, gone = cart["products"][0]["id"], cart["products"][1]["id"]
+    r = shop.checkout(u["token"], sid)
+    assert r.status_code == 200, r.text
+    order_id = r.json()["order_id"]
+    deleter = subprocess.Popen(["psql", os.environ["DATABASE_URL"], "-qtAX", "-v", "ON_ERROR_STOP=1"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        deleter.stdin.write("BEGIN;\nDELETE FROM products WHERE id = '%s';\n"
+                            "SELECT 'held';\n" % gone)
+        deleter.stdin.flush()
+        assert deleter.stdout.readline().strip() == "held"
+        assert shop.control("pay", order_code=order_code(order_id))["statuses"] == [200]
+        wait_status(shop, u["token"], order_id, "completed")
+        wait_for("the analytics worker waiting on the deletion", lambda: sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE '%product_sales_weekly%' AND pid <> pg_backend_pid()") != "0")
+        deleter.stdin.write("COMMIT;\n")
+        deleter.stdin.close()
+        assert deleter.wait(timeout=30) == 0
+    finally:
+        if deleter.poll() is None:
+            deleter.kill()
+    wait_for("the kept product counted", lambda: sql(
+        "SELECT coalesce(sum(quantity), 0) FROM product_sales_weekly WHERE product_id = :'a0'",
+        kept) == "2")
+    assert sql("SELECT count(*) FROM product_sales_weekly WHERE product_id = :'a0'", gone) == "0"
+    assert sql("SELECT count(*) FROM dead_letters WHERE consumer_group = 'smartcart.analytics' "
+               "AND convert_from(payload, 'UTF8') LIKE '%' || :'a0' || '%'", order_id) == "0"
+
+
 # --- webhooks ------------------------------------------------------------------
 
 def _tampered_amount(data):
