@@ -168,6 +168,16 @@ sc_code catalog_product_render(db_conn *c, const char *tenant, const char *id, c
     return query_json(c, out, NULL, sql_product_render, 2, p);
 }
 
+/* The same for many products of a tenant at once ($2: their ids). */
+static const char sql_products_render[] =
+    "WITH u AS (SELECT DISTINCT id, 1::bigint AS n FROM unnest($2::uuid[]) AS "
+    "id), " PRODUCT_RENDER_CTES "SELECT id::text, json FROM r";
+
+sc_code catalog_product_render_async(const char *tenant, const char *id, db_value_cb cb, void *arg)
+{
+    return db_keyed_async(sql_products_render, tenant, id, cb, arg);
+}
+
 sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg)
 {
     const char *p[] = {tenant, id};

@@ -56,9 +56,13 @@ sc_code catalog_product_save(db_conn *c, const char *tenant, const char *id,
 /* A product read: catalog_product_get_stored queues the read of its stored
  * render on the read pipeline (db_read_async): cb gets its JSON, or
  * SC_ENOTFOUND when none is valid (a product never rendered or written
- * since, or none such); catalog_product_render then renders it and stores
- * the render (SC_ENOTFOUND: no such product in the tenant). */
+ * since, or none such); catalog_product_render_async then queues its render
+ * with the others missing meanwhile (db_keyed_async: one statement renders
+ * and stores them all), and cb gets the JSON, SC_ENOTFOUND (no such product
+ * in the tenant) or the batch's error; catalog_product_render renders and
+ * stores one on c. id must be a checked UUID. */
 sc_code catalog_product_render(db_conn *c, const char *tenant, const char *id, char **out);
+sc_code catalog_product_render_async(const char *tenant, const char *id, db_value_cb cb, void *arg);
 sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg);
 /* {total, products}: ranked by relevance then name when f->query is set, else by name. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,

@@ -495,9 +495,35 @@ static void product_get_rendering(struct http_request *req, struct http_response
     db_release(c);
 }
 
-static void product_looked_up(void *d, sc_code rc, const char *json, size_t len)
+/* A product read waiting for its stored render, then for its render. */
+struct product_read {
+    struct http_deferred *d;
+    char tenant[CATALOG_UUID_LEN];
+    char id[CATALOG_UUID_LEN];
+};
+
+/* The batch's answer. Without one (no such product, or no such tenant,
+ * which the batch cannot tell apart; or the batch failed) the read goes on
+ * alone on the blocking path, which says which. */
+static void product_rendered(void *arg, sc_code rc, const char *json, size_t len)
 {
+    struct product_read *r = arg;
+    struct http_deferred *d = r->d;
+    free(r);
     answer_stored(d, rc, json, len, product_get_rendering);
+}
+
+static void product_looked_up(void *arg, sc_code rc, const char *json, size_t len)
+{
+    struct product_read *r = arg;
+    if (rc == SC_OK) {
+        answer_stored(r->d, rc, json, len, product_get_rendering);
+    } else if (catalog_product_render_async(r->tenant, r->id, product_rendered, r) == SC_OK) {
+        return;
+    } else {
+        http_offload(r->d, product_get_rendering);
+    }
+    free(r);
 }
 
 static void product_get(struct http_request *req, struct http_response *res)
@@ -505,13 +531,19 @@ static void product_get(struct http_request *req, struct http_response *res)
     const char *id = handler_path_uuid(req, res, "product_id");
     char tenant[CATALOG_UUID_LEN];
     int known = id ? read_tenant(req, res, NULL, tenant) : 0;
-    if (known < 0) { /* once per process: the default tenant's look-up */
-        product_get_rendering(req, res);
-    } else if (known) {
-        struct http_deferred *d = http_defer(req);
-        if (catalog_product_get_stored(tenant, id, product_looked_up, d) != SC_OK) {
-            http_offload(d, product_get_rendering);
+    struct product_read *r = known > 0 ? malloc(sizeof(*r)) : NULL;
+    if (!r) { /* once per process (the default tenant's look-up), or out of memory */
+        if (known) {
+            product_get_rendering(req, res);
         }
+        return;
+    }
+    r->d = http_defer(req);
+    memcpy(r->tenant, tenant, sizeof(r->tenant));
+    snprintf(r->id, sizeof(r->id), "%s", id);
+    if (catalog_product_get_stored(tenant, id, product_looked_up, r) != SC_OK) {
+        http_offload(r->d, product_get_rendering);
+        free(r);
     }
 }
 

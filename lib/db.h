@@ -12,7 +12,8 @@ typedef struct db_rows db_rows;
 
 /* Opens `size` connections to url. Fails with SC_EUNAVAIL when none can be made. */
 sc_code db_pool_init(const char *url, int size);
-/* Also stops the read pipelines: reads still queued get SC_EUNAVAIL. */
+/* Also stops the read pipelines and keyed batches: what is still queued
+ * gets SC_EUNAVAIL. */
 void db_pool_shutdown(void);
 
 /* Borrows a connection, waiting while all are in use; a broken connection is
@@ -81,6 +82,20 @@ sc_code db_reads_init(int pipelines);
 typedef void (*db_value_cb)(void *arg, sc_code rc, const char *value, size_t len);
 sc_code db_read_async(const char *sql, int nparams, const char *const *params, db_value_cb cb,
                       void *arg);
+
+/* A look-up by key whose statement costs more per run than per key (one
+ * that renders and stores, say): queues key and returns. On a thread of
+ * sql's own, sql runs once for everything queued meanwhile with the same
+ * `shared` value, on a pool connection: $1 is that value, $2 a text array
+ * literal of the keys (so keys must be plain tokens, such as UUIDs the
+ * caller checked); it yields rows of (key, value). cb(arg, ...) then runs
+ * there, never inside this call, with SC_OK and the value of the key's row
+ * (len bytes, valid only during the call), SC_ENOTFOUND when there is none
+ * or it is NULL, or db_exec's code for the whole statement. sql follows
+ * db_exec's rules; a few distinct statements at most (SC_EINTERNAL beyond).
+ * An error returned here means cb will not run. */
+sc_code db_keyed_async(const char *sql, const char *shared, const char *key, db_value_cb cb,
+                       void *arg);
 
 /* SC_OK when a connection answers `SELECT 1`. */
 sc_code db_ping(void);

@@ -274,6 +274,47 @@ def test_a_search_page_answers_the_same_whatever_path_it_takes(world):
                 assert status == whose[0] and (whose[1] is None or body == whose[1]), (headers, body)
 
 
+def test_reads_missing_at_once_are_rendered_together_each_its_own(world):
+    """After a change that outdates every stored render, reads that miss at
+    the same time are rendered in one batch (one statement per tenant): each
+    gets its own product, the same JSON a lone read renders; a product of
+    another tenant or none at all asked among them is a 404; and the renders
+    are stored for the next reads."""
+    h, tag = world["h"], world["tag"]
+    promo(world, category_ids=[world["child"]["id"]], value=25)
+    ids = [world["p"]["id"]] + [
+        call("POST", "/products/", h, {"name": "Kẹo %s %d" % (tag, i), "price": 1000 + i,
+                                        "category_ids": [world["child"]["id"]]})["id"]
+        for i in range(11)]
+    alone = {pid: call("GET", "/products/" + pid) for pid in ids}
+    other = sql("INSERT INTO tenants (slug, name) VALUES (:'a0', 'Other store') RETURNING id",
+                "t-" + uuid.uuid4().hex[:12])
+    asks = [(pid, {}) for pid in ids] * 2 + [(ids[0], {"X-Tenant-ID": other}),
+                                             (str(uuid.uuid4()), {})]
+    for _ in range(3):
+        sql("UPDATE product_render_generation SET n = n + 1")
+        answers = [None] * len(asks)
+
+        def ask(i):
+            r = requests.get(BASE + "/products/" + asks[i][0], headers=asks[i][1])
+            answers[i] = (r.status_code, r.json())
+
+        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(asks))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for (pid, headers), answer in zip(asks, answers):
+            if headers or pid not in alone:
+                assert answer == (404, {"detail": "Product not found"}), (pid, headers, answer)
+            else:
+                assert answer == (200, alone[pid]), (pid, answer)
+                assert answer[1]["discounted_price"] == answer[1]["price"] * 0.75
+        assert sql("SELECT count(*) FROM product_json_cache c JOIN product_render_generation g "
+                   "ON c.generation = g.n WHERE c.product_id = ANY(:'a0'::uuid[])",
+                   "{%s}" % ",".join(ids)) == str(len(ids))
+
+
 def test_identical_searches_at_once_share_one_answer(world):
     """Identical searches that miss the cached answers at the same time (a
     popular query after a catalog change) are searched once and the others

@@ -1,7 +1,9 @@
 /* The Postgres adapter's concurrency against the stack's Postgres: the read
  * pipeline (db_read_async) answering each caller, isolating a failing
  * statement, refusing writes, surviving a dropped connection and stopping
- * with the pool; and the pool handing connections over in arrival order. */
+ * with the pool; keyed batches (db_keyed_async) answering each caller from
+ * one statement per shared value; and the pool handing connections over in
+ * arrival order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -103,7 +105,81 @@ static void failures_stay_with_their_statement(void **state)
                      0);
 }
 
-/* Read number index alone: its answer's code, its value in value. */
+/* Keyed batches: even keys have a row ("v<key>" divided by the shared
+ * value), odd ones none; each run records its shared value and how many
+ * keys it had. */
+static const char sql_keyed[] =
+    "WITH run AS (INSERT INTO it_keyed_runs VALUES ($1, cardinality($2::text[]))) "
+    "SELECT k, 'v' || (k::int / $1::int) FROM unnest($2::text[]) k WHERE k::int % 2 = 0";
+
+static sc_code queue_keyed(int index, struct it_slot *slot)
+{
+    char key[16];
+    snprintf(key, sizeof(key), "%d", index);
+    /* two shared values, so batches mix them; "1" leaves the keys as they are */
+    return db_keyed_async(sql_keyed, index % 3 ? "1" : "-1", key, it_round_value, slot);
+}
+
+static int keyed_setup(void **state)
+{
+    (void)state;
+    db_conn *c = db_acquire();
+    sc_code rc = c ? db_exec_script(c, "DROP TABLE IF EXISTS it_keyed_runs; "
+                                       "CREATE TABLE it_keyed_runs (shared text, n int)")
+                   : SC_EUNAVAIL;
+    db_release(c);
+    return rc == SC_OK ? 0 : -1;
+}
+
+/* Keys queued from many threads at once each get their own row (or
+ * SC_ENOTFOUND), in runs of one shared value, every key in exactly one run,
+ * and fewer runs than keys: they were batched. */
+static void keyed_batches_answer_each_caller(void **state)
+{
+    (void)state;
+    static struct it_round r;
+    enum { N = THREADS * READS };
+    assert_int_equal(it_queue_from_threads(&r, THREADS, READS, queue_keyed), 0);
+    for (int i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "v%d", i % 3 ? i : -i);
+        assert_int_equal(r.rc[i], i % 2 ? SC_ENOTFOUND : SC_OK);
+        assert_string_equal(r.value[i], i % 2 ? "" : want);
+    }
+    static const char sql_keys[] = "SELECT sum(n) FROM it_keyed_runs WHERE shared LIKE $1";
+    assert_int_equal(it_count(sql_keys, "%", NULL), N);
+    assert_int_equal(it_count(sql_keys, "-1", NULL), (N + 2) / 3);
+    assert_true(it_count("SELECT count(*) FROM it_keyed_runs WHERE shared LIKE $1", "%", NULL) < N);
+}
+
+/* A statement that fails (division by zero for the shared value "0") fails
+ * every key of its shared value and no other. */
+static void keyed_failure_stays_with_its_shared_value(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    static struct it_round r;
+    static struct it_slot slots[N];
+    it_round_start(&r, N);
+    for (int i = 0; i < N; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "%d", i / 2 * 2); /* even keys: each one divides */
+        slots[i] = (struct it_slot){&r, i};
+        assert_int_equal(
+            db_keyed_async(sql_keyed, i % 2 ? "0" : "1", key, it_round_value, &slots[i]), SC_OK);
+    }
+    it_round_wait(&r);
+    for (int i = 0; i < N; i++) {
+        char want[32];
+        snprintf(want, sizeof(want), "v%d", i / 2 * 2);
+        assert_int_equal(r.rc[i], i % 2 ? SC_EINVAL : SC_OK);
+        assert_string_equal(r.value[i], i % 2 ? "" : want);
+    }
+}
+
+/* Read number index alone: its answer's code, its value in value. */ /* Read number index alone:
+                                                                         its answer's code, its
+                                                                         value in value. */
 static sc_code read_one(int index, char value[32])
 {
     static struct it_round r;
@@ -190,14 +266,15 @@ static void pool_serves_waiters_in_order(void **state)
     }
 }
 
-/* Reads queued after the pool is shut down are refused at once; a new pool
- * serves them again. */
+/* Reads and keys queued after the pool is shut down are refused at once; a
+ * new pool serves reads again. */
 static void reads_stop_with_the_pool(void **state)
 {
     (void)state;
     char value[32];
     db_pool_shutdown();
     assert_int_equal(read_one(2, value), SC_EUNAVAIL);
+    assert_int_equal(db_keyed_async(sql_keyed, "1", "2", it_round_value, NULL), SC_EUNAVAIL);
     assert_int_equal(db_pool_init(cfg.database_url, POOL_SIZE), SC_OK);
     assert_int_equal(db_reads_init(PIPELINES), SC_OK);
     assert_int_equal(read_one(2, value), SC_OK);
@@ -210,6 +287,8 @@ int main(void)
         cmocka_unit_test(reads_answer_each_caller),
         cmocka_unit_test(failures_stay_with_their_statement),
         cmocka_unit_test(reads_survive_dropped_connections),
+        cmocka_unit_test_setup(keyed_batches_answer_each_caller, keyed_setup),
+        cmocka_unit_test(keyed_failure_stays_with_its_shared_value),
         cmocka_unit_test(pool_serves_waiters_in_order),
         cmocka_unit_test(reads_stop_with_the_pool),
     };
