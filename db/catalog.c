@@ -173,6 +173,40 @@ static const char sql_products_render[] =
     "WITH u AS (SELECT DISTINCT id, 1::bigint AS n FROM unnest($2::uuid[]) AS "
     "id), " PRODUCT_RENDER_CTES "SELECT id::text, json FROM r";
 
+/* The next $3 products of tenant $1 after id $2 without a valid stored
+ * render, rendered and stored; yields how many and the last id. */
+static const char sql_products_render_stale[] =
+    "WITH u AS (SELECT p.id, 1::bigint AS n FROM products p "
+    "  LEFT JOIN (" PRODUCT_CACHED ") ON c.product_id = p.id AND " PRODUCT_CACHED_VALID
+    "  WHERE p.tenant_id = $1 AND p.id > $2::uuid AND c.json IS NULL ORDER BY p.id LIMIT "
+    "$3), " PRODUCT_RENDER_CTES "SELECT count(*), (array_agg(u.id ORDER BY u.id DESC))[1] FROM u";
+
+sc_code catalog_products_render_stale(db_conn *c, int batch, long long *rendered)
+{
+    db_rows *tenants = NULL;
+    char size[16];
+    snprintf(size, sizeof(size), "%d", batch);
+    *rendered = 0;
+    sc_code rc = db_exec(c, &tenants, "SELECT id::text FROM tenants ORDER BY id", 0, NULL);
+    for (int t = 0; rc == SC_OK && t < db_nrows(tenants); t++) {
+        char after[CATALOG_UUID_LEN] = "00000000-0000-0000-0000-000000000000";
+        for (long long n = 1; rc == SC_OK && n > 0;) {
+            const char *p[] = {db_value(tenants, t, 0), after, size};
+            db_rows *done = NULL;
+            if ((rc = db_exec(c, &done, sql_products_render_stale, 3, p)) == SC_OK) {
+                n = atoll(db_value(done, 0, 0));
+                *rendered += n;
+                if (n > 0) {
+                    snprintf(after, sizeof(after), "%s", db_value(done, 0, 1));
+                }
+            }
+            db_rows_free(done);
+        }
+    }
+    db_rows_free(tenants);
+    return rc;
+}
+
 sc_code catalog_product_render_async(const char *tenant, const char *id, db_value_cb cb, void *arg)
 {
     return db_keyed_async(sql_products_render, tenant, id, cb, arg);

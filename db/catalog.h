@@ -63,6 +63,11 @@ sc_code catalog_product_save(db_conn *c, const char *tenant, const char *id,
  * stores one on c. id must be a checked UUID. */
 sc_code catalog_product_render(db_conn *c, const char *tenant, const char *id, char **out);
 sc_code catalog_product_render_async(const char *tenant, const char *id, db_value_cb cb, void *arg);
+/* Renders and stores every product of every tenant whose stored render is
+ * missing or out of date, `batch` products a statement (after a bulk
+ * import or a change that outdates them all, so that reads need not);
+ * *rendered gets how many. */
+sc_code catalog_products_render_stale(db_conn *c, int batch, long long *rendered);
 sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg);
 /* {total, products}: ranked by relevance then name when f->query is set, else by name. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
