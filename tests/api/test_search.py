@@ -1,4 +1,4 @@
-"""Product search at scale (migration 0008): the ranked ids of a listing are
+"""Product search at scale (migrations 0008 to 0014): the ranked ids of a listing are
 cached, so every write that changes what a listing finds must show at once;
 pages past the cached depth (skip + limit > 100) agree with the cached ones;
 names that start with the query rank above names that merely contain it."""
@@ -115,77 +115,94 @@ def test_a_name_starting_with_the_query_ranks_first(h):
     ("50% {tag}", ["Giảm 50% {tag}"]),  # % and _ are plain characters
     ("a_ {tag}x", ["Loại a_ {tag}x"]),
     ("{tag} cuoi dong", ["Kẹo {tag} sữa"]),  # across name and description
+    ("{tag} cuoi", ["Kẹo {tag} sữa"]),  # only the description
+    ("sua {tag}", ["Sữa {tag} sủi", "Có sữa {tag}", "Kẹo {tag} sữa"]),  # Kẹo: name, description
+    ("a {tag}", ["Có sữa {tag}", "Sữa {tag} sủi", "Kẹo {tag} sữa"]),  # no name starts with it
+    ("nh {tag}", ["Bánh {tag} sữa tươi"]),  # a partial first word
+    ("{tag} s", ["Kẹo {tag} sữa", "Sữa {tag} sủi", "Bánh {tag} sữa tươi"]),  # two pairs
+    ("% {tag}", ["Giảm 50% {tag}"]),
+    ("b {tag}x", ["Loại ab {tag}x"]),
 ])
-def test_several_words_match_as_a_substring(h, query, expected):
+@pytest.mark.parametrize("filtered", [True, False])  # unfiltered two words: the pair index (0014)
+def test_several_words_match_as_a_substring(h, query, expected, filtered):
     tag = "zp" + uuid.uuid4().hex[:8]
     cat = post(h, "/categories", {"name": "Cặp từ " + tag})["id"]
     for name, description in [("Bánh {tag} sữa tươi", "Bánh mềm"), ("Kẹo {tag} sữa", "{tag} cuối dòng"),
                               ("Giảm 50% {tag}", None), ("Giảm 50x {tag}", None),
-                              ("Loại a_ {tag}x", None), ("Loại ab {tag}x", None)]:
+                              ("Loại a_ {tag}x", None), ("Loại ab {tag}x", None),
+                              ("Sữa {tag} sủi", None), ("Có sữa {tag}", None)]:
         post(h, "/products/", {"name": name.format(tag=tag), "price": 1000, "category_ids": [cat],
                                "description": description and description.format(tag=tag)})
-    page = listing(query=query.format(tag=tag), category_id=cat)
+    page = listing(query=query.format(tag=tag), **({"category_id": cat} if filtered else {}))
     assert names(page) == [e.format(tag=tag) for e in expected]
     assert page["total"] == len(expected)
 
 
 # One-word queries are answered from an index of words that triggers keep in
 # the writer's transaction (migration 0013_search_words): the total from
-# per-substring counters, the ranking from per-word lists. Each case: a write
-# after a first search for a partial word (the tag less its last letter),
-# then the names that search must find, best first: the name starts with
-# it, then contains it (shorter name first), then only the description does.
+# per-substring counters, the ranking from per-word lists; two-word queries
+# from an index of adjacent word pairs kept the same way (0014). Each case: a
+# write after a first search for {w} less its last letter (a one-word {w}: the
+# tag; a two-word one: the tag and "sữa"), then the names that search must
+# find, best first: the name starts with it, then contains it (shorter name
+# first), then only the description does.
+@pytest.mark.parametrize("w", ["{tag}", "{tag} sữa"])
 @pytest.mark.parametrize("change,expected", [
-    ("none", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
-    ("price", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
-    ("insert", ["{tag}", "{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
-    ("rename-away", ["{tag} tươi", "Bánh {tag} xốp", "Trà sen"]),
-    ("rename-first", ["{tag} tươi", "{tag} Bánh xốp", "Kẹo {tag}", "Trà sen"]),
-    ("describe-away", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp"]),
-    ("describe-into", ["{tag} tươi", "Kẹo {tag}", "Bánh {tag} xốp", "Trà sen", "Trà xanh"]),
-    ("delete", ["Kẹo {tag}", "Bánh {tag} xốp", "Trà sen"]),
+    ("none", ["{w} tươi", "Kẹo {w}", "Bánh {w} xốp", "Trà sen"]),
+    ("price", ["{w} tươi", "Kẹo {w}", "Bánh {w} xốp", "Trà sen"]),
+    ("insert", ["{w}", "{w} tươi", "Kẹo {w}", "Bánh {w} xốp", "Trà sen"]),
+    ("rename-away", ["{w} tươi", "Bánh {w} xốp", "Trà sen"]),
+    ("rename-first", ["{w} tươi", "{w} Bánh xốp", "Kẹo {w}", "Trà sen"]),
+    ("describe-away", ["{w} tươi", "Kẹo {w}", "Bánh {w} xốp"]),
+    ("describe-into", ["{w} tươi", "Kẹo {w}", "Bánh {w} xốp", "Trà sen", "Trà xanh"]),
+    ("delete", ["Kẹo {w}", "Bánh {w} xốp", "Trà sen"]),
 ])
-def test_writes_show_in_the_next_one_word_search(h, change, expected):
-    tag = "zw" + uuid.uuid4().hex[:8]
+def test_writes_show_in_the_next_word_search(h, w, change, expected):
+    w = w.format(tag="zw" + uuid.uuid4().hex[:8])
     ids = {}
-    for name, description in [("{tag} tươi", None), ("Kẹo {tag}", "kẹo {tag} mềm"),
-                              ("Bánh {tag} xốp", None), ("Trà sen", "ướp {tag}"),
+    for name, description in [("{w} tươi", None), ("Kẹo {w}", "kẹo {w} mềm"),
+                              ("Bánh {w} xốp", None), ("Trà sen", "ướp {w}"),
                               ("Trà xanh", "hương nhài")]:
-        ids[name] = post(h, "/products/", {"name": name.format(tag=tag), "price": 1000,
-                                            "description": description and description.format(tag=tag)})["id"]
-    query = tag[:-1]
+        ids[name] = post(h, "/products/", {"name": name.format(w=w), "price": 1000,
+                                            "description": description and description.format(w=w)})["id"]
+    query = w[:-1]
     listing(query=query)  # cached now
     if change == "price":
-        patch(h, "/products/" + ids["{tag} tươi"], {"price": 2000})
+        patch(h, "/products/" + ids["{w} tươi"], {"price": 2000})
     elif change == "insert":
-        post(h, "/products/", {"name": tag, "price": 1000})
+        post(h, "/products/", {"name": w, "price": 1000})
     elif change == "rename-away":
-        patch(h, "/products/" + ids["Kẹo {tag}"], {"name": "Kẹo mềm", "description": None})
+        patch(h, "/products/" + ids["Kẹo {w}"], {"name": "Kẹo mềm", "description": None})
     elif change == "rename-first":
-        patch(h, "/products/" + ids["Bánh {tag} xốp"], {"name": "%s Bánh xốp" % tag})
+        patch(h, "/products/" + ids["Bánh {w} xốp"], {"name": "%s Bánh xốp" % w})
     elif change == "describe-away":
         patch(h, "/products/" + ids["Trà sen"], {"description": "ướp hoa sen"})
     elif change == "describe-into":
-        patch(h, "/products/" + ids["Trà xanh"], {"description": "hương nhài, %s" % tag.upper()})
+        patch(h, "/products/" + ids["Trà xanh"], {"description": "hương nhài, %s" % w.upper()})
     elif change == "delete":
-        delete(h, "/products/" + ids["{tag} tươi"])
+        delete(h, "/products/" + ids["{w} tươi"])
     page = listing(query=query)
-    assert names(page) == [e.format(tag=tag) for e in expected]
+    assert names(page) == [e.format(w=w) for e in expected]
     assert page["total"] == len(expected)
 
 
 # Each case: a query (a part of the word {tag}, which a product holds several
-# times, in its name and description) and how many products it must count.
+# times, in its name and description, or two such parts) and how many
+# products it must count.
 @pytest.mark.parametrize("query,total", [
     ("{tag}", 1),
     ("{mid}", 1),  # the middle of a word
     ("{tag}x,", 1),  # only in the description, with its comma
+    ("{tag} {tag}", 1),  # the pairs "{tag} {tag}" and "{tag} {tag}x,"
+    ("{end} {tag}", 1),  # the same, the first word partial
+    ("{tag}x, {tag}", 1),
+    ("{tag} {tag} {tag}", 1),
 ])
 def test_a_product_counts_once_however_often_it_has_the_word(h, query, total):
     tag = "zv" + uuid.uuid4().hex[:8]
     post(h, "/products/", {"name": "Sữa %s %s" % (tag, tag), "price": 1000,
                            "description": "%s %sx, %s" % (tag, tag, tag)})
-    page = listing(query=query.format(tag=tag, mid=tag[2:7]))
+    page = listing(query=query.format(tag=tag, mid=tag[2:7], end=tag[3:]))
     assert page["total"] == total
     assert len(page["products"]) == total
 
