@@ -26,8 +26,15 @@ struct media_new {
     long long size_bytes;
 };
 
-/* Inserts the row; *out is its MediaResponse and *status its status document. */
-sc_code media_insert(db_conn *c, const struct media_new *m, char **out, char **status);
+/* Inserts the row; *out (the caller frees it; NULL on error) is its MediaResponse. */
+sc_code media_insert(db_conn *c, const struct media_new *m, char **out);
+
+/* media_insert as a transaction of its own, committed when this returns
+ * SC_OK, on a pool connection. Rows of concurrent callers share one INSERT
+ * (group commit: one statement, one commit); when that fails, each row is
+ * inserted alone, so a caller's result is exactly what media_insert alone
+ * would give it. Blocks until its row is committed or refused. */
+sc_code media_insert_committed(const struct media_new *m, char **out);
 
 /* Removes the row of an upload that could not be enqueued (no access check). */
 sc_code media_remove(db_conn *c, const char *id);

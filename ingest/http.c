@@ -71,6 +71,7 @@ struct req_ctx {
     /* ROUTE_MULTIPART */
     struct MHD_PostProcessor *pp;
     size_t max_file;
+    size_t declared_len; /* Content-Length (within max_body), 0 when none */
     struct upload_part *upload;
     struct text_part texts[MULTIPART_MAX_TEXT_FIELDS];
     size_t ntexts;
@@ -487,12 +488,15 @@ static FILE *spool_open(void)
  * UPLOAD_MEMORY_MAX_BYTES (a photo then never touches the file system), else
  * to the spool file, which the first overflowing piece creates with what
  * memory held so far. */
-static sc_code store_file_part(struct upload_part *up, const char *data, size_t size)
+static sc_code store_file_part(struct upload_part *up, const char *data, size_t size,
+                               size_t declared_len)
 {
     size_t need = up->pub.size + size, max = (size_t)cfg.upload_memory_max_bytes;
     if (!up->pub.file && need <= max) {
         if (need > up->mem_cap) {
-            size_t cap = up->mem_cap ? up->mem_cap : 65536;
+            /* The declared body (the part plus its framing) is one allocation
+             * instead of a doubling that copies what arrived so far. */
+            size_t cap = up->mem_cap ? up->mem_cap : declared_len > need ? declared_len : 65536;
             while (cap < need) {
                 cap *= 2;
             }
@@ -531,6 +535,7 @@ static sc_code finish_file_part(struct upload_part *up)
                                                                                   : SC_EINTERNAL;
     }
     static char empty[1];
+    up->pub.data = up->mem;
     up->pub.file = fmemopen(up->mem ? up->mem : empty, up->pub.size, "rb");
     return up->pub.file ? SC_OK : SC_ENOMEM;
 }
@@ -558,7 +563,7 @@ static enum MHD_Result take_file_part(struct req_ctx *ctx, const char *key, cons
         ctx->body_too_big = 1;
         return MHD_YES;
     }
-    if (store_file_part(up, data, size) != SC_OK) {
+    if (store_file_part(up, data, size, ctx->declared_len) != SC_OK) {
         log_json(LOG_ERROR, "upload part not stored (memory or spool file)", NULL);
         return MHD_NO;
     }
@@ -664,9 +669,11 @@ static enum MHD_Result begin(struct req_ctx *ctx)
     }
     const char *cl =
         MHD_lookup_connection_value(ctx->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > ctx->max_body) {
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (declared > ctx->max_body) {
         return send_too_large(ctx);
     }
+    ctx->declared_len = (size_t)declared;
     return MHD_YES;
 }
 

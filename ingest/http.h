@@ -74,9 +74,11 @@ struct route {
 
 /* The file part of a multipart request, as the core received it. */
 struct http_upload {
-    FILE *file;  /* at the start, read-only (a spool file or a stream over memory); owned and
-                    closed by the core */
-    size_t size; /* bytes of the file part */
+    FILE *file;       /* at the start, read-only (a spool file or a stream over memory); owned and
+                         closed by the core */
+    const void *data; /* the same bytes when the part is held in memory (up to
+                         UPLOAD_MEMORY_MAX_BYTES), else NULL; owned by the core */
+    size_t size;      /* bytes of the file part */
     const char *filename;                 /* as the client sent it: untrusted, maybe "" */
     unsigned char head[HTTP_UPLOAD_HEAD]; /* the first bytes, for type detection */
     size_t head_len;

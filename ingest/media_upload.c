@@ -97,7 +97,6 @@ static void forget_upload(const struct upload_target *t, const char *media_id,
     }
     db_release(c);
     sc_code rs = s3_delete(staging_key);
-    media_status_forget(media_id);
     if (rc != SC_OK || rs != SC_OK) {
         log_json(LOG_ERROR, "could not undo an upload that was not enqueued",
                  json_pack("{s:s, s:s, s:s}", "media_id", media_id, "row", sc_strerror(rc),
@@ -106,43 +105,38 @@ static void forget_upload(const struct upload_target *t, const char *media_id,
 }
 
 /* Inserts the pending asset and the target's own row, if it has one, in one
- * transaction (the answer in *out) and caches the asset's status. */
+ * transaction (the answer in *out). A plain upload's row is a transaction of
+ * its own, committed together with concurrent uploads' rows (group commit).
+ * The pending status is not cached in Redis: a status poll that misses reads
+ * the row, and the worker drops the key when it takes the job anyway, so
+ * caching it cost every upload a Redis write (and its undo a delete) for the
+ * few polls before the worker's status. */
 static sc_code record_upload(const struct upload_target *t, const struct media_new *m, char **out)
 {
-    char *status = NULL, *answer = NULL;
+    char *answer = NULL;
     *out = NULL;
+    if (!t->record) {
+        return media_insert_committed(m, out);
+    }
     db_conn *c = db_acquire();
     if (!c) {
         return SC_EUNAVAIL;
     }
-    /* A lone INSERT is a transaction of its own: BEGIN and COMMIT would only
-     * add two round trips to every plain upload. */
-    const int tx = t->record != NULL;
-    sc_code rc = tx ? db_begin(c) : SC_OK;
+    sc_code rc = db_begin(c);
     if (rc == SC_OK) {
-        rc = media_insert(c, m, out, &status);
+        rc = media_insert(c, m, out);
     }
-    if (rc == SC_OK && t->record && (rc = t->record(c, m, t->arg, &answer)) == SC_OK) {
+    if (rc == SC_OK && (rc = t->record(c, m, t->arg, &answer)) == SC_OK) {
         free(*out);
         *out = answer;
-    }
-    if (rc == SC_OK && tx) {
         rc = db_commit(c);
     }
-    if (rc != SC_OK && tx) {
-        db_rollback(c);
-    }
     if (rc != SC_OK) {
+        db_rollback(c);
         free(*out);
         *out = NULL;
     }
     db_release(c);
-    /* Cached before the job exists, so the worker's later status always
-     * overwrites it, never the other way round. A miss is harmless. */
-    if (rc == SC_OK && media_status_publish(m->id, status) != SC_OK) {
-        log_json(LOG_WARN, "media status not cached", json_pack("{s:s}", "media_id", m->id));
-    }
-    free(status);
     return rc;
 }
 
@@ -186,13 +180,16 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
         .size_bytes = (long long)up->size,
     };
     /* The PUT and the row are independent: the bytes travel to S3 while
-     * Postgres commits (and Redis caches) the pending asset. Only the job,
-     * produced once both are in place, lets a worker see the upload. The PUT
-     * signs the SHA-256 taken while the body streamed in, the row's sha256:
-     * S3 stores exactly those bytes or refuses them. */
+     * Postgres commits the pending asset. Only the job, produced once both
+     * are in place, lets a worker see the upload. The PUT signs the SHA-256
+     * taken while the body streamed in, the row's sha256: S3 stores exactly
+     * those bytes or refuses them. A part held in memory goes from there
+     * (one copy into curl's buffer, not two through a stream). */
     struct s3_upload *put = NULL;
-    if ((rc = s3_put_file_start(staging, up->file, up->size, m.content_type, up->sha256, &put)) !=
-        SC_OK) {
+    rc = up->data
+             ? s3_put_start(staging, up->data, up->size, m.content_type, up->sha256, &put)
+             : s3_put_file_start(staging, up->file, up->size, m.content_type, up->sha256, &put);
+    if (rc != SC_OK) {
         handler_reply_failure(res, rc);
         return;
     }

@@ -531,11 +531,12 @@ static sc_code start_put(struct call call, struct s3_upload **out)
 }
 
 sc_code s3_put_start(const char *key, const void *data, size_t len, const char *content_type,
-                     struct s3_upload **out)
+                     const char *sha256_hex, struct s3_upload **out)
 {
     return start_put((struct call){.method = "PUT",
                                    .key = key,
                                    .content_type = content_type,
+                                   .payload_sha256 = sha256_hex,
                                    .upload = 1,
                                    .data = data,
                                    .left = len},
@@ -566,7 +567,7 @@ sc_code s3_upload_finish(struct s3_upload *u)
 sc_code s3_put(const char *key, const void *data, size_t len, const char *content_type)
 {
     struct s3_upload *u;
-    sc_code rc = s3_put_start(key, data, len, content_type, &u);
+    sc_code rc = s3_put_start(key, data, len, content_type, NULL, &u);
     return rc == SC_OK ? s3_upload_finish(u) : rc;
 }
 

@@ -44,12 +44,12 @@ sc_code s3_put_file(const char *key, FILE *f, size_t len, const char *content_ty
 struct s3_upload;
 sc_code s3_put_file_start(const char *key, FILE *f, size_t len, const char *content_type,
                           const char *sha256_hex, struct s3_upload **out);
-/* s3_put in the same two halves (data must stay valid until the finish).
- * Each started PUT has a connection of its own, so several started ones
- * travel and are stored side by side; a body that fits the first step
- * (256 KiB) is on the wire when this returns. */
+/* s3_put in the same two halves (data must stay valid until the finish;
+ * sha256_hex as above). Each started PUT has a connection of its own, so
+ * several started ones travel and are stored side by side; a body that fits
+ * the first step (256 KiB) is on the wire when this returns. */
 sc_code s3_put_start(const char *key, const void *data, size_t len, const char *content_type,
-                     struct s3_upload **out);
+                     const char *sha256_hex, struct s3_upload **out);
 sc_code s3_upload_finish(struct s3_upload *u);
 
 /* Reads the object at key into *data (NUL-terminated for convenience, *len

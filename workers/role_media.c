@@ -106,7 +106,7 @@ static sc_code store_outputs(const char *base, const struct image_output *outs, 
     }
     for (; started < n && rc == SC_OK; started++) {
         const struct image_output *o = &outs[order[started]];
-        rc = s3_put_start(keys[order[started]], o->data, o->len, o->mime, &puts[started]);
+        rc = s3_put_start(keys[order[started]], o->data, o->len, o->mime, NULL, &puts[started]);
     }
     for (size_t i = 0; i < started; i++) {
         sc_code done = puts[i] ? s3_upload_finish(puts[i]) : SC_OK;
