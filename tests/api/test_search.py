@@ -216,3 +216,12 @@ def test_one_word_totals_count_every_product_containing_it(query):
                    "WHERE t.slug = 'default' AND p.search_doc LIKE '%' || f_search_norm(:'a0') || '%'",
                    query)
     assert listing(query=query, limit=1)["total"] == int(expected)
+
+
+@pytest.mark.parametrize("query", ["", " ", "\t", " \t\n "])
+def test_a_blank_query_is_no_query(h, query):
+    """A query of white space only lists the catalog as no query does (by
+    name), instead of matching the space every two-word text holds."""
+    post(h, "/products/", {"name": "Một%s" % uuid.uuid4().hex[:8], "price": 1000})  # no space
+    for skip in (0, 100):
+        assert listing(query=query, skip=skip, limit=100) == listing(skip=skip, limit=100)
