@@ -140,5 +140,13 @@ def wait_for(what, check, timeout=30):
         time.sleep(0.1)
 
 
+def wait_for_lock_wait(what, query_like):
+    """Waits until another session waits for a lock in a statement whose text
+    is LIKE query_like (a test holding a transaction open, say)."""
+    wait_for(what, lambda: sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND query LIKE :'a0' AND pid <> pg_backend_pid()", query_like) != "0")
+
+
 def auth(token):
     return {"Authorization": "Bearer " + token}

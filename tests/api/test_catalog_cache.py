@@ -14,7 +14,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import BASE, auth, run_cli, sql, wait_for
+from conftest import BASE, auth, run_cli, sql, wait_for, wait_for_lock_wait
 
 
 @pytest.fixture
@@ -190,9 +190,7 @@ def test_a_render_from_before_a_write_is_not_stored_after_it(world):
     reader = threading.Thread(target=lambda: seen.update(r=requests.get(BASE + "/products/" + pid)))
     reader.start()
     # The read rendered the old name and now waits for the write's row lock.
-    wait_for("the read to wait for the write", lambda: sql(
-        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-        "AND query LIKE '%INSERT INTO product_json_cache%'") != "0")
+    wait_for_lock_wait("the read to wait for the write", "%INSERT INTO product_json_cache%")
     writer.stdin.write("COMMIT;\n")
     writer.stdin.close()
     assert writer.wait(timeout=30) == 0
@@ -200,6 +198,23 @@ def test_a_render_from_before_a_write_is_not_stored_after_it(world):
     assert seen["r"].json()["name"] == "Bánh %s" % tag  # its snapshot's answer
     assert shown(pid, tag)["name"] == "Bánh %s sau" % tag
 
+
+
+def get_at_once(asks):
+    """GETs every (path, headers) of asks from a thread each, all at once;
+    returns their (status, body) in the same order."""
+    answers = [None] * len(asks)
+
+    def ask(i):
+        r = requests.get(BASE + asks[i][0], headers=asks[i][1])
+        answers[i] = (r.status_code, r.json())
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(asks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return answers
 
 
 def tenant_cases(world):
@@ -293,17 +308,7 @@ def test_reads_missing_at_once_are_rendered_together_each_its_own(world):
                                              (str(uuid.uuid4()), {})]
     for _ in range(3):
         sql("UPDATE product_render_generation SET n = n + 1")
-        answers = [None] * len(asks)
-
-        def ask(i):
-            r = requests.get(BASE + "/products/" + asks[i][0], headers=asks[i][1])
-            answers[i] = (r.status_code, r.json())
-
-        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(asks))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        answers = get_at_once([("/products/" + pid, headers) for pid, headers in asks])
         for (pid, headers), answer in zip(asks, answers):
             if headers or pid not in alone:
                 assert answer == (404, {"detail": "Product not found"}), (pid, headers, answer)
@@ -346,17 +351,7 @@ def test_identical_searches_at_once_share_one_answer(world):
     pid, tag = world["p"]["id"], world["tag"]
     for _ in range(3):
         sql("UPDATE products SET price = price WHERE id = :'a0'", pid)
-        answers = [None] * 24
-
-        def ask(i):
-            r = requests.get(BASE + "/products/?query=" + tag)
-            answers[i] = (r.status_code, r.json())
-
-        threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(answers))]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        answers = get_at_once([("/products/?query=" + tag, {})] * 24)
         assert all(a == answers[0] for a in answers), answers
         status, page = answers[0]
         assert status == 200 and page["total"] == 1

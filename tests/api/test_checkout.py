@@ -15,7 +15,8 @@ import uuid
 import pytest
 import requests
 
-from conftest import BASE, ROOT, STATE, auth, register, login, run_cli, sql, wait_for
+from conftest import (BASE, ROOT, STATE, auth, register, login, run_cli, sql, wait_for,
+                      wait_for_lock_wait)
 from extra_ingest import extra_ingest, free_port
 
 CLIENT_ID, API_KEY = "test-client", "test-api-key"
@@ -259,9 +260,8 @@ def test_a_product_deleted_while_its_order_is_counted_leaves_the_rest_counted(sh
         assert deleter.stdout.readline().strip() == "held"
         assert shop.control("pay", order_code=order_code(order_id))["statuses"] == [200]
         wait_status(shop, u["token"], order_id, "completed")
-        wait_for("the analytics worker waiting on the deletion", lambda: sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND query LIKE '%product_sales_weekly%' AND pid <> pg_backend_pid()") != "0")
+        wait_for_lock_wait("the analytics worker waiting on the deletion",
+                           "%product_sales_weekly%")
         deleter.stdin.write("COMMIT;\n")
         deleter.stdin.close()
         assert deleter.wait(timeout=30) == 0
