@@ -5,6 +5,7 @@
  * rendered, sent on as is so prices keep their exact decimals. Reads without a
  * token see the tenant of X-Tenant-ID, else the default tenant; with a token,
  * the token's tenant. */
+#include <ctype.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -540,7 +541,11 @@ static void product_get(struct http_request *req, struct http_response *res)
     }
     r->d = http_defer(req);
     memcpy(r->tenant, tenant, sizeof(r->tenant));
-    snprintf(r->id, sizeof(r->id), "%s", id);
+    /* In Postgres' form (lower case): the batch answers each id by the text
+     * of its row, and a path may spell a UUID in either case. */
+    for (size_t i = 0; i < sizeof(r->id); i++) {
+        r->id[i] = (char)tolower((unsigned char)id[i]);
+    }
     if (catalog_product_get_stored(tenant, id, product_looked_up, r) != SC_OK) {
         http_offload(r->d, product_get_rendering);
         free(r);

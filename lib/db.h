@@ -88,7 +88,9 @@ sc_code db_read_async(const char *sql, int nparams, const char *const *params, d
  * sql's own, sql runs once for everything queued meanwhile with the same
  * `shared` value, on a pool connection: $1 is that value, $2 a text array
  * literal of the keys (so keys must be plain tokens, such as UUIDs the
- * caller checked); it yields rows of (key, value). cb(arg, ...) then runs
+ * caller checked); it yields rows of (key, value), a row answering the key
+ * spelled exactly as its text (so callers queue keys in the statement's
+ * output form: lower-case UUIDs, say). cb(arg, ...) then runs
  * there, never inside this call, with SC_OK and the value of the key's row
  * (len bytes, valid only during the call), SC_ENOTFOUND when there is none
  * or it is NULL, or db_exec's code for the whole statement. sql follows
