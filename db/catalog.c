@@ -135,14 +135,19 @@ static const char sql_product_cached[] =
  * about a millisecond, and the reads behind it longer. */
 #define CACHE_COMMIT_ASYNC "set_config('synchronous_commit', 'off', true) AS commit_async"
 
+/* Until when what tenant $1 shows now holds: its next promotion start or
+ * end (promotions_tenant_active_idx); NULL, none coming. */
+#define PROMOTION_NEXT_EDGE                                                                        \
+    "(SELECT min(CASE WHEN pr.starts_at > now() THEN pr.starts_at ELSE pr.ends_at END) "           \
+    " FROM promotions pr WHERE pr.tenant_id = $1 AND pr.is_active AND pr.ends_at > now())"
+
 /* Renders the products of the CTE u(id, n) before it through product_api as
- * r(n, id, json) and stores each render in product_json_cache under the rev
+ * r(n, id, json, rev) and stores each render in product_json_cache under the rev
  * and generation its snapshot saw (one statement, one snapshot): where a
  * write came after, the row's rev or generation moved on and the stale
  * render is not stored. Rows are stored in product id order, so two reads
  * filling overlapping pages lock them in the same order. valid_until: the
- * tenant's next promotion start or end (promotions_tenant_active_idx).
- * $1 is the tenant. */
+ * tenant's next promotion start or end. $1 is the tenant. */
 #define PRODUCT_RENDER_CTES                                                                        \
     "g AS MATERIALIZED (SELECT n AS gen, " CACHE_COMMIT_ASYNC " FROM product_render_generation), " \
     "r AS (SELECT u.n, a.id, a.json, coalesce(c.rev, 0) AS rev FROM u "                            \
@@ -150,9 +155,7 @@ static const char sql_product_cached[] =
     "  LEFT JOIN product_json_cache c ON c.product_id = u.id), "                                   \
     "ins AS (INSERT INTO product_json_cache AS c "                                                 \
     "  (product_id, tenant_id, rev, generation, valid_from, valid_until, json) "                   \
-    "  SELECT DISTINCT ON (r.id) r.id, $1, r.rev, g.gen, now(), "                                  \
-    "    (SELECT min(CASE WHEN pr.starts_at > now() THEN pr.starts_at ELSE pr.ends_at END) "       \
-    "     FROM promotions pr WHERE pr.tenant_id = $1 AND pr.is_active AND pr.ends_at > now()), "   \
+    "  SELECT DISTINCT ON (r.id) r.id, $1, r.rev, g.gen, now(), " PROMOTION_NEXT_EDGE ", "         \
     "    r.json FROM r, g ORDER BY r.id "                                                          \
     "  ON CONFLICT (product_id) DO UPDATE SET generation = excluded.generation, "                  \
     "    valid_from = excluded.valid_from, valid_until = excluded.valid_until, "                   \
@@ -289,39 +292,69 @@ out:
 
 /* product_search (migration 0008) picks and counts the ids, from its cache
  * when it can; only the page's products are shown, in that order: first from
- * their stored renders (no row when one is missing), else rendered.
- * PRODUCT_SEARCH_FROM names the function giving (total, ids). */
-#define PRODUCT_SEARCH_FROM(search)                                                                \
-    "WITH s AS MATERIALIZED (SELECT * FROM " search "), "                                          \
+ * their stored renders (no row when one is missing), else rendered. */
+#define PRODUCT_SEARCH                                                                             \
+    "WITH s AS MATERIALIZED (SELECT * FROM product_search($1, $2, $3, $4, $5, "                    \
+    "  $6::integer + $7::integer, $8), " CACHE_COMMIT_ASYNC "), "                                  \
     "u AS (SELECT u.id, u.n FROM s, "                                                              \
     "  unnest(s.ids[$6::integer + 1 : $6::integer + $7::integer]) WITH ORDINALITY u(id, n)), "
-#define PRODUCT_SEARCH                                                                             \
-    PRODUCT_SEARCH_FROM(                                                                           \
-        "product_search($1, $2, $3, $4, $5, $6::integer + $7::integer, $8), " CACHE_COMMIT_ASYNC)
-#define PRODUCT_PAGE(cte)                                                                          \
-    "SELECT json_build_object('total', s.total, 'products', "                                      \
-    "  coalesce((SELECT json_agg(" cte ".json ORDER BY " cte ".n) FROM " cte "), '[]')) FROM s"
-#define PRODUCT_PAGE_STORED                                                                        \
-    "h AS (SELECT u.n, c.json FROM u LEFT JOIN (" PRODUCT_CACHED ") "                              \
-    "  ON c.product_id = u.id AND " PRODUCT_CACHED_VALID                                           \
-    ") " PRODUCT_PAGE("h") " WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.json IS NULL)"
+/* The page of the products cte(n, id, json, rev) where cond holds, stored
+ * in product_page_cache (migration 0018) under key $9 with the generations
+ * and revs of this statement's snapshot (within the searches' cached depth),
+ * and yielded. */
+#define PRODUCT_PAGE(cte, cond)                                                                    \
+    "pg AS (SELECT json_build_object('total', s.total, 'products', "                               \
+    "  coalesce((SELECT json_agg(" cte ".json ORDER BY " cte ".n) FROM " cte "), '[]')) AS json "  \
+    "  FROM s " cond "), "                                                                         \
+    "pins AS (INSERT INTO product_page_cache AS c "                                                \
+    "  (key, catalog_gen, render_gen, valid_from, valid_until, ids, revs, json) "                  \
+    "  SELECT $9, cg.n, rg.n, now(), " PROMOTION_NEXT_EDGE ", "                                    \
+    "    ARRAY(SELECT " cte ".id FROM " cte " ORDER BY " cte ".id), "                              \
+    "    ARRAY(SELECT " cte ".rev FROM " cte " ORDER BY " cte ".id), pg.json "                     \
+    "  FROM pg, catalog_generation cg, product_render_generation rg "                              \
+    "  WHERE $6::integer + $7::integer <= 100 "                                                    \
+    "  ON CONFLICT (key) DO UPDATE SET catalog_gen = excluded.catalog_gen, "                       \
+    "    render_gen = excluded.render_gen, valid_from = excluded.valid_from, "                     \
+    "    valid_until = excluded.valid_until, ids = excluded.ids, revs = excluded.revs, "           \
+    "    json = excluded.json) "                                                                   \
+    "SELECT json FROM pg"
 
-static const char sql_product_list_cached[] = PRODUCT_SEARCH PRODUCT_PAGE_STORED;
+static const char sql_product_list_cached[] = PRODUCT_SEARCH
+    "h AS (SELECT u.n, u.id, c.json, c.rev FROM u LEFT JOIN (" PRODUCT_CACHED ") "
+    "  ON c.product_id = u.id AND " PRODUCT_CACHED_VALID
+    "), " PRODUCT_PAGE("h", "WHERE NOT EXISTS (SELECT 1 FROM h WHERE h.json IS NULL)");
 
-static const char sql_product_list_render[] = PRODUCT_SEARCH PRODUCT_RENDER_CTES PRODUCT_PAGE("r");
+static const char sql_product_list_render[] =
+    PRODUCT_SEARCH PRODUCT_RENDER_CTES ", " PRODUCT_PAGE("r", "");
 
-/* Reads only: product_search's result cache (NULL ids when the search is not
- * cached: no row) and the stored renders. */
-static const char sql_product_list_stored[] =
-    PRODUCT_SEARCH_FROM("product_search_cached($1, $2, $3, $4, $5, $6::integer + $7::integer) c "
-                        "WHERE c.ids IS NOT NULL") PRODUCT_PAGE_STORED;
+/* Reads only: the stored page while every guard of migration 0018 holds.
+ * Its products' revs are read in one index scan, in id order as stored (a
+ * product without a row makes the array shorter): a third of the CPU of
+ * one look-up per product. */
+static const char sql_product_page_cached[] =
+    "SELECT c.json FROM product_page_cache c, catalog_generation cg, product_render_generation rg "
+    "WHERE c.key = $1 AND c.catalog_gen = cg.n AND c.render_gen = rg.n AND c.valid_from <= now() "
+    "AND (c.valid_until IS NULL OR now() < c.valid_until) AND c.revs = ARRAY(SELECT j.rev FROM "
+    "product_json_cache j WHERE j.product_id = ANY (c.ids) ORDER BY j.product_id)";
 
-sc_code catalog_product_list_stored(const char *tenant, const struct catalog_product_filter *f,
-                                    db_value_cb cb, void *arg)
+char *catalog_product_list_key(const char *tenant, const struct catalog_product_filter *f)
 {
-    const char *p[] = {tenant,       f->query, f->category_id, f->min_price,
-                       f->max_price, f->skip,  f->limit};
-    return db_read_async(sql_product_list_stored, 7, p, cb, arg);
+    const char *parts[] = {tenant,       f->query, f->category_id, f->min_price,
+                           f->max_price, f->skip,  f->limit};
+    size_t len = 1;
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        len += (parts[i] ? strlen(parts[i]) : 0) + 24;
+    }
+    char *key = malloc(len), *p = key;
+    for (size_t i = 0; key && i < sizeof(parts) / sizeof(parts[0]); i++) {
+        p += parts[i] ? sprintf(p, "%zu:%s", strlen(parts[i]), parts[i]) : sprintf(p, "-");
+    }
+    return key;
+}
+
+sc_code catalog_product_list_stored(const char *key, db_value_cb cb, void *arg)
+{
+    return db_read_async(sql_product_page_cached, 1, &key, cb, arg);
 }
 
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
@@ -329,10 +362,15 @@ sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalo
 {
     char fuzzy[16];
     snprintf(fuzzy, sizeof(fuzzy), "%.2f", (double)cfg.search_word_similarity / 100);
-    const char *p[] = {tenant,       f->query, f->category_id, f->min_price,
-                       f->max_price, f->skip,  f->limit,       fuzzy};
-    sc_code rc = query_json(c, out, NULL, sql_product_list_cached, 8, p);
-    return rc == SC_ENOTFOUND ? query_json(c, out, NULL, sql_product_list_render, 8, p) : rc;
+    char *key = catalog_product_list_key(tenant, f);
+    const char *p[] = {tenant,  f->query, f->category_id, f->min_price, f->max_price,
+                       f->skip, f->limit, fuzzy,          key};
+    sc_code rc = key ? query_json(c, out, NULL, sql_product_list_cached, 9, p) : SC_ENOMEM;
+    if (rc == SC_ENOTFOUND) {
+        rc = query_json(c, out, NULL, sql_product_list_render, 9, p);
+    }
+    free(key);
+    return rc;
 }
 
 sc_code catalog_product_delete(db_conn *c, const char *tenant, const char *id, json_t **object_keys)

@@ -69,15 +69,18 @@ sc_code catalog_product_render_async(const char *tenant, const char *id, db_valu
  * *rendered gets how many. */
 sc_code catalog_products_render_stale(db_conn *c, int batch, long long *rendered);
 sc_code catalog_product_get_stored(const char *tenant, const char *id, db_value_cb cb, void *arg);
-/* {total, products}: ranked by relevance then name when f->query is set, else by name. */
+/* {total, products}: ranked by relevance then name when f->query is set, else by name;
+ * stores the page for catalog_product_list_stored. */
 sc_code catalog_product_list(db_conn *c, const char *tenant, const struct catalog_product_filter *f,
                              char **out);
-/* Queues the same page's read on the read pipeline (db_read_async), from the
- * search's cached result and the products' stored renders only: cb gets the
- * page, or SC_ENOTFOUND when one of them is missing (catalog_product_list
- * then searches and renders). */
-sc_code catalog_product_list_stored(const char *tenant, const struct catalog_product_filter *f,
-                                    db_value_cb cb, void *arg);
+/* What names a page: tenant and every filter value as given (length-prefixed,
+ * "-" for none). The caller frees it; NULL when out of memory. */
+char *catalog_product_list_key(const char *tenant, const struct catalog_product_filter *f);
+/* Queues the read of the page named key (catalog_product_list_key) on the
+ * read pipeline (db_read_async): cb gets the page catalog_product_list
+ * stored, or SC_ENOTFOUND when there is none or it is out of date
+ * (catalog_product_list then makes it). */
+sc_code catalog_product_list_stored(const char *key, db_value_cb cb, void *arg);
 /* Deletes the product with its links, images (rows and media assets),
  * reviews and favorites. *object_keys is the JSON array of every R2 key of
  * its images (full size, variants, staging), which the caller removes from

@@ -598,23 +598,6 @@ struct search_flight {
 static pthread_mutex_t flights_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct search_flight *flights; /* the searches running: few, a list does */
 
-/* What identifies a page's answer: the tenant and every filter value
- * (each length-prefixed, "-" for none). The caller frees it. */
-static char *page_key(const char *tenant, const struct catalog_product_filter *f)
-{
-    const char *parts[] = {tenant,       f->query, f->category_id, f->min_price,
-                           f->max_price, f->skip,  f->limit};
-    size_t len = 1;
-    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-        len += (parts[i] ? strlen(parts[i]) : 0) + 24;
-    }
-    char *key = malloc(len), *p = key;
-    for (size_t i = 0; key && i < sizeof(parts) / sizeof(parts[0]); i++) {
-        p += parts[i] ? sprintf(p, "%zu:%s", strlen(parts[i]), parts[i]) : sprintf(p, "-");
-    }
-    return key;
-}
-
 /* Joins the search of key when one runs (1: d will get its answer), else
  * makes d the leader of one (0: d searches, and its handler lands the
  * flight whatever its answer). Takes key. */
@@ -666,9 +649,10 @@ static void flight_land(struct http_deferred *leader, const struct http_response
     }
 }
 
-/* The blocking path of a product list: searches (filling the result cache)
- * and renders what has no stored render; the identical searches that
- * waited for it get its answer, whatever it is. */
+/* The blocking path of a product list: makes the page (from the cached
+ * search and stored renders where it can, else searching and rendering)
+ * and stores it; the identical searches that waited for it get its answer,
+ * whatever it is. */
 static void product_list_searching(struct http_request *req, struct http_response *res)
 {
     struct catalog_product_filter f;
@@ -683,10 +667,10 @@ static void product_list_searching(struct http_request *req, struct http_respons
     flight_land(http_deferred_of(req), res);
 }
 
-/* A page read while its stored answer is looked up. */
+/* A page read while its stored page is looked up. */
 struct page_read {
     struct http_deferred *d;
-    char *key; /* page_key */
+    char *key; /* catalog_product_list_key */
 };
 
 static void page_looked_up(void *arg, sc_code rc, const char *json, size_t len)
@@ -712,7 +696,7 @@ static void product_list(struct http_request *req, struct http_response *res)
     char skip[24], limit[24], tenant[CATALOG_UUID_LEN];
     int known = list_filter(req, res, &f, skip, limit) ? read_tenant(req, res, NULL, tenant) : 0;
     struct page_read *r = known > 0 ? malloc(sizeof(*r)) : NULL;
-    if (r && !(r->key = page_key(tenant, &f))) {
+    if (r && !(r->key = catalog_product_list_key(tenant, &f))) {
         free(r);
         r = NULL;
     }
@@ -723,7 +707,7 @@ static void product_list(struct http_request *req, struct http_response *res)
         return;
     }
     r->d = http_defer(req);
-    if (catalog_product_list_stored(tenant, &f, page_looked_up, r) != SC_OK) {
+    if (catalog_product_list_stored(r->key, page_looked_up, r) != SC_OK) {
         http_offload(r->d, product_list_searching);
         free(r->key);
         free(r);

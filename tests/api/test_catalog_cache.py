@@ -3,7 +3,8 @@ and search pages show a product's JSON from its stored render, so every write
 that changes what a product shows must show in the very next read, whether it
 goes through the API or straight to the database (as the media worker's
 does), and a promotion must start and end on time. A read that rendered
-before a write must not store its render after it."""
+before a write must not store its render after it. Search pages are kept
+whole as well (migration 0018, product_page_cache), under the same rules."""
 import datetime
 import os
 import subprocess
@@ -32,12 +33,33 @@ def iso(t):
     return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# A stored page (migration 0018) of a request holding query, whose JSON is
+# the answer's and whose generations and product revs are current (the time
+# guard aside: the promotion edge test checks that one).
+STORED_PAGE = (
+    "SELECT count(*) FROM product_page_cache c, catalog_generation cg, "
+    "product_render_generation rg WHERE strpos(c.key, :'a0') > 0 AND c.json::text = :'a1' "
+    "AND c.catalog_gen = cg.n AND c.render_gen = rg.n AND NOT EXISTS (SELECT 1 FROM "
+    "unnest(c.ids, c.revs) x(id, rev) LEFT JOIN product_json_cache j ON j.product_id = x.id "
+    "WHERE j.rev IS DISTINCT FROM x.rev) AND c.ids = ARRAY(SELECT x FROM unnest(c.ids) x ORDER BY x)")
+
+
+def page(**params):
+    """The search page GET /products/ answers for params, asked twice: the
+    first ask stores the page when it was not stored, so the second is
+    answered from it (both the same); the stored page is that answer."""
+    answers = [requests.get(BASE + "/products/", params=params) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200], answers[0].text
+    assert answers[0].text == answers[1].text
+    assert sql(STORED_PAGE, params["query"], answers[1].text) != "0", (params, answers[1].text)
+    return answers[1].json()
+
+
 def shown(pid, tag):
     """The product as GET /products/{id} and as a search page show it (which
     must agree); None when it is gone."""
     r = requests.get(BASE + "/products/" + pid)
-    page = call("GET", "/products/?query=" + tag)
-    found = [p for p in page["products"] if p["id"] == pid]
+    found = [p for p in page(query=tag)["products"] if p["id"] == pid]
     if r.status_code == 404:
         assert not found
         return None
@@ -168,9 +190,84 @@ def test_a_promotion_starts_and_ends_on_time(world, edge):
     first = shown(world["p"]["id"], world["tag"])
     if time.time() < edge_at - 0.5:  # read (and stored) before the edge
         assert first["discounted_price"] == before
+        # The stored page holds no longer than the stored render.
+        assert sql("SELECT count(*) FROM product_page_cache WHERE strpos(key, :'a0') > 0 "
+                   "AND valid_until <= to_timestamp(:'a1')", world["tag"], edge_at) == "1"
     wait_for("the promotion to " + edge[:-1],
              lambda: time.time() > edge_at + 0.5
              and shown(world["p"]["id"], world["tag"])["discounted_price"] == after)
+
+
+def test_a_search_page_is_answered_from_the_stored_page(world):
+    """A page asked again is the stored page, until a write outdates it."""
+    tag = world["tag"]
+    page(query=tag)
+    sql("UPDATE product_page_cache SET json = '{\"total\": -1, \"products\": []}' "
+        "WHERE strpos(key, :'a0') > 0", tag)
+    assert call("GET", "/products/?query=" + tag)["total"] == -1
+    sql("UPDATE products SET price = 90000 WHERE id = :'a0'", world["p"]["id"])
+    assert [p["price"] for p in page(query=tag)["products"]] == [90000]
+
+
+def kem(w):
+    """A second product of the tag, ranked after the world's (a longer name)."""
+    return call("POST", "/products/", w["h"], {"name": "Bánh %s kem" % w["tag"], "price": 50000})
+
+
+# Each case: what to do first (its result is passed on), the requests (query
+# string parameters, {tag} filled in) whose pages must show every write, and
+# a write after they were stored; then each page is the one a fresh search
+# shows (no stored page of the tag left) and is checked.
+PAGE_CASES = {
+    "second page, a product on it written in SQL": (
+        kem, [{"query": "{tag}", "skip": 1, "limit": 1}],
+        lambda w, q: sql("UPDATE products SET name = name || ' mới' WHERE id = :'a0'", q["id"]),
+        lambda w, q, pages: [p["name"] for p in pages[0]["products"]] == ["Bánh %s kem mới" % w["tag"]]),
+    "two spellings of one query": (
+        lambda w: None, [{"query": "Bánh {tag}"}, {"query": "  banh   {TAG} "}],
+        lambda w, _: sql("UPDATE products SET price = 70000 WHERE id = :'a0'", w["p"]["id"]),
+        lambda w, _, pages: pages[0] == pages[1] and pages[0]["products"][0]["price"] == 70000),
+    "a product added that now matches": (
+        lambda w: None, [{"query": "{tag}", "limit": 1}],
+        lambda w, _: kem(w),
+        lambda w, _, pages: pages[0]["total"] == 2 and len(pages[0]["products"]) == 1),
+    "a product added in SQL that now matches": (
+        lambda w: None, [{"query": "{tag}"}],
+        lambda w, _: sql("INSERT INTO products (tenant_id, name, price) SELECT tenant_id, "
+                         "'Sữa ' || :'a0', 1000 FROM products WHERE id = :'a1'", w["tag"], w["p"]["id"]),
+        lambda w, _, pages: pages[0]["total"] == 2),
+    "a product on the page renamed in SQL": (
+        lambda w: None, [{"query": "{tag}"}],
+        lambda w, _: sql("UPDATE products SET name = 'Bánh ' || :'a0' || ' sau' WHERE id = :'a1'",
+                         w["tag"], w["p"]["id"]),
+        lambda w, _, pages: pages[0]["products"][0]["name"] == "Bánh %s sau" % w["tag"]),
+    "a product on the page reviewed": (
+        lambda w: None, [{"query": "{tag}", "min_price": 1}],
+        lambda w, _: call("POST", "/reviews", w["user"], {"product_id": w["p"]["id"], "rating": 2}),
+        lambda w, _, pages: pages[0]["products"][0]["review_count"] == 1),
+    "a product on the page deleted": (
+        kem, [{"query": "{tag}"}],
+        lambda w, _: call("DELETE", "/products/" + w["p"]["id"], w["h"]),
+        lambda w, q, pages: pages[0]["total"] == 1 and pages[0]["products"][0]["id"] == q["id"]),
+}
+
+
+@pytest.mark.parametrize("case", PAGE_CASES)
+def test_a_write_shows_in_the_next_page(world, case):
+    first, asked, write, check = PAGE_CASES[case]
+    made = first(world)
+    asks = [{k: v.format(tag=world["tag"], TAG=world["tag"].upper()) if isinstance(v, str) else v
+             for k, v in params.items()} for params in asked]
+    before = [page(**params) for params in asks]
+    # One stored page per request: two spellings are two pages.
+    assert sql("SELECT count(*) FROM product_page_cache WHERE strpos(lower(key), :'a0') > 0",
+               world["tag"]) == str(len(asks))
+    write(world, made)
+    after = [page(**params) for params in asks]
+    assert after != before
+    assert check(world, made, after), after
+    sql("DELETE FROM product_page_cache WHERE strpos(lower(key), :'a0') > 0", world["tag"])
+    assert [page(**params) for params in asks] == after
 
 
 def test_a_render_from_before_a_write_is_not_stored_after_it(world):

@@ -64,7 +64,8 @@ run_wrk() { # label, paths file, connections
         awk -v l="$1" '/^RESULT/ {sub(/^RESULT /, ""); print l, $0}'
 }
 cached() { psql "$DATABASE_URL" -tAc "SELECT count(*) FROM product_search_cache"; }
-uncache() { psql "$DATABASE_URL" -qc "TRUNCATE product_search_cache"; }
+# Search results and whole pages (migration 0018) both: each query misses once.
+uncache() { psql "$DATABASE_URL" -qc "TRUNCATE product_search_cache, product_page_cache"; }
 # Every stored product render (migration 0011) out of date, as after a
 # promotion change: the first GET run starts cold and fills the cache itself,
 # the second one asks the same products again (the steady state).
