@@ -11,6 +11,7 @@
 #include "kafka.h"
 #include "migrate.h"
 #include "models.h"
+#include "object_sweep.h"
 #include "payos.h"
 #include "redis.h"
 #include "s3.h"
@@ -36,6 +37,10 @@ static const char usage[] =
     "  render-products      store the render of every product whose stored render is\n"
     "                       missing or out of date (after a bulk import or a promotion)\n"
     "  reconcile-payments   ask PayOS about orders pending longer than PAYOS_RECONCILE_AFTER_S\n"
+    "  sweep-objects [--dry-run]\n"
+    "                       delete the R2 objects no row owns that are older than\n"
+    "                       OBJECT_SWEEP_GRACE_S (one JSON line each, then a summary);\n"
+    "                       --dry-run only lists them\n"
     "  config-doc           print the settings table in the Markdown of docs/configuration.md\n"
     "  --help               this text";
 
@@ -259,6 +264,31 @@ static int cmd_reconcile_payments(void)
     return 0;
 }
 
+static int cmd_sweep_objects(int argc, char **argv)
+{
+    int dry_run = argc == 3 && !strcmp(argv[2], "--dry-run");
+    if (argc > 3 || (argc == 3 && !dry_run)) {
+        fprintf(stderr, "usage: smartcart sweep-objects [--dry-run]\n");
+        return 2;
+    }
+    if (s3_init() != SC_OK) {
+        fprintf(stderr, "smartcart: sweep-objects failed: S3_ENDPOINT is not usable\n");
+        return 1;
+    }
+    struct object_sweep_counts n;
+    sc_code rc = object_sweep_run(dry_run, stdout, &n);
+    s3_shutdown();
+    printf("{\"summary\":true,\"dry_run\":%s,\"listed\":%lld,\"young\":%lld,\"foreign\":%lld,"
+           "\"owned\":%lld,\"orphans\":%lld,\"removed\":%lld,\"failed\":%lld}\n",
+           dry_run ? "true" : "false", n.listed, n.young, n.foreign, n.owned, n.orphans, n.removed,
+           n.failed);
+    if (rc != SC_OK) {
+        fprintf(stderr, "smartcart: sweep-objects failed: %s\n", sc_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -298,6 +328,8 @@ int main(int argc, char **argv)
         status = cmd_render_products();
     } else if (!strcmp(argv[1], "reconcile-payments")) {
         status = cmd_reconcile_payments();
+    } else if (!strcmp(argv[1], "sweep-objects")) {
+        status = cmd_sweep_objects(argc, argv);
     } else {
         fprintf(stderr, "smartcart: unknown command '%s'\n%s\n", argv[1], usage);
         status = 2;

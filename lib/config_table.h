@@ -44,6 +44,7 @@ SETTING(s3_bucket,                  "S3_BUCKET",                  STR,    "smart
 SETTING(s3_access_key_id,           "S3_ACCESS_KEY_ID",           SECRET, "",                        0,   0,          "S3 access key id.")
 SETTING(s3_secret_access_key,       "S3_SECRET_ACCESS_KEY",       SECRET, "",                        0,   0,          "S3 secret access key.")
 SETTING(s3_timeout_ms,              "S3_TIMEOUT_MS",              INT,    "10000",                   100, 600000,     "Whole-request timeout of one S3 call.")
+SETTING(object_sweep_grace_s,       "OBJECT_SWEEP_GRACE_S",       INT,    "3600",                    1,   2592000,    "smartcart sweep-objects removes an object no row owns only once it is older than this. An upload PUTs its staging object (a model upload its file) before its row commits, so this must exceed the longest upload plus its insert.")
 SETTING(public_url,                 "CLOUDFLARE_R2_PUBLIC_URL",   STR,    "http://127.0.0.1:4569/smartcart/", 0, 0,   "Base of public object URLs; public URL = this + key.")
 SETTING(jwt_secret,                 "JWT_SECRET",                 SECRET, "",                        0,   0,          "HS256 key for access tokens, at least 32 bytes.")
 SETTING(jwt_ttl_s,                  "JWT_TTL_S",                  INT,    "3600",                    60,  2592000,    "Lifetime of a user access token.")

@@ -22,6 +22,8 @@
 #define ERROR_BODY_MAX 4096
 /* Bodies of successful calls other than s3_get (copy results) are small XML. */
 #define SMALL_BODY_MAX 65536
+/* A listing page: up to 1000 entries of at most a 1 KiB key each, escaped. */
+#define LIST_BODY_MAX (16 * 1024 * 1024)
 /* curl sends "Expect: 100-continue" before every PUT body and waits a round
  * trip for the answer; that only pays off when a refusal saves sending a lot
  * (curl itself asks for it only above this size on a POST). */
@@ -53,6 +55,7 @@ struct call {
     const char *method;
     const char *key; /* NULL: the bucket itself, when bucket is set */
     int bucket;
+    const char *query;       /* canonical query string (sorted, encoded); NULL: none */
     const char *copy_source; /* x-amz-copy-source value, already encoded */
     const char *range;       /* GET only: "first-last" bytes, unsigned header */
     const char *content_type;
@@ -368,7 +371,8 @@ static sc_code begin(struct call *c)
         c->canonical_uri = NULL;
         goto out;
     }
-    if (asprintf(&c->url, "%s%s", s3.origin, c->canonical_uri) < 0) {
+    if (asprintf(&c->url, "%s%s%s%s", s3.origin, c->canonical_uri, c->query ? "?" : "",
+                 c->query ? c->query : "") < 0) {
         c->url = NULL;
         goto out;
     }
@@ -390,8 +394,8 @@ static sc_code begin(struct call *c)
     if (c->copy_source) {
         signed_headers[n++] = (struct sigv4_header){"x-amz-copy-source", c->copy_source};
     }
-    const struct sigv4_request req = {c->method, c->canonical_uri, "",  signed_headers,
-                                      n,         payload,          date};
+    const struct sigv4_request req = {
+        c->method, c->canonical_uri, c->query ? c->query : "", signed_headers, n, payload, date};
     if ((rc = sigv4_authorization(&s3.key, &req, &c->auth)) != SC_OK) {
         goto out;
     }
@@ -654,6 +658,261 @@ sc_code s3_copy(const char *src_key, const char *dst_key)
     rc = run_and_discard(&c);
     free(enc_src);
     free(source);
+    return rc;
+}
+
+/* ---- listing ---- */
+
+/* The text between <name> and </name>, the first such element in
+ * [from, end), or NULL; *len is its length. Text never holds a raw '<' (it
+ * is escaped), so the first closing tag after the opening one ends it. */
+static const char *element(const char *from, const char *end, const char *name, size_t *len)
+{
+    char open[40], close[40];
+    int no = snprintf(open, sizeof(open), "<%s>", name);
+    int nc = snprintf(close, sizeof(close), "</%s>", name);
+    const char *start = memmem(from, (size_t)(end - from), open, (size_t)no);
+    if (!start) {
+        return NULL;
+    }
+    start += no;
+    const char *stop = memmem(start, (size_t)(end - start), close, (size_t)nc);
+    if (!stop) {
+        return NULL;
+    }
+    *len = (size_t)(stop - start);
+    return start;
+}
+
+/* Appends code point cp (1..0x10FFFF, no surrogate) as UTF-8 at *o. */
+static int put_utf8(unsigned long cp, char **o)
+{
+    unsigned char *p = (unsigned char *)*o;
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return -1;
+    }
+    if (cp < 0x80) {
+        *p++ = (unsigned char)cp;
+    } else if (cp < 0x800) {
+        *p++ = (unsigned char)(0xC0 | (cp >> 6));
+        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        *p++ = (unsigned char)(0xE0 | (cp >> 12));
+        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
+    } else {
+        *p++ = (unsigned char)(0xF0 | (cp >> 18));
+        *p++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
+    }
+    *o = (char *)p;
+    return 0;
+}
+
+/* len bytes of XML text with its references (&amp; &lt; &gt; &quot; &apos;
+ * &#N; &#xH;) decoded, as a new string (the caller frees); NULL when a
+ * reference is malformed or out of memory. Decoding never lengthens. */
+static char *xml_text(const char *s, size_t len)
+{
+    static const struct {
+        const char *name;
+        char c;
+    } named[] = {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}};
+    char *out = malloc(len + 1), *o = out;
+    if (!out) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len;) {
+        if (s[i] != '&') {
+            *o++ = s[i++];
+            continue;
+        }
+        const char *ref = s + i + 1;
+        const char *semi = memchr(ref, ';', len - i - 1);
+        size_t n = semi ? (size_t)(semi - ref) : 0;
+        int done = 0;
+        for (size_t k = 0; semi && k < sizeof(named) / sizeof(named[0]) && !done; k++) {
+            if (n == strlen(named[k].name) && !memcmp(ref, named[k].name, n)) {
+                *o++ = named[k].c;
+                done = 1;
+            }
+        }
+        if (!done && n >= 2 && n <= 9 && ref[0] == '#') {
+            int hex = ref[1] == 'x';
+            const char *digits = ref + 1 + hex;
+            size_t nd = n - 1 - (size_t)hex;
+            unsigned long cp = 0;
+            int ok = nd > 0;
+            for (size_t k = 0; k < nd && ok; k++) {
+                char ch = digits[k];
+                int v = ch >= '0' && ch <= '9'          ? ch - '0'
+                        : hex && ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                        : hex && ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                                        : -1;
+                ok = v >= 0;
+                cp = cp * (hex ? 16 : 10) + (unsigned long)(ok ? v : 0);
+            }
+            done = ok && put_utf8(cp, &o) == 0;
+        }
+        if (!done) {
+            free(out);
+            return NULL;
+        }
+        i += n + 2;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* An ISO 8601 UTC time as S3 writes it (2006-02-03T16:45:09.000Z; the
+ * fraction optional) in *t. -1 when it is not one. */
+static int parse_time(const char *s, size_t len, time_t *t)
+{
+    char buf[48];
+    struct tm tm = {0};
+    int end = 0;
+    if (len >= sizeof(buf)) {
+        return -1;
+    }
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (sscanf(buf, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+               &tm.tm_min, &tm.tm_sec, &end) != 6 ||
+        tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
+        tm.tm_min > 59 || tm.tm_sec > 60 || tm.tm_hour < 0 || tm.tm_min < 0 || tm.tm_sec < 0) {
+        return -1;
+    }
+    const char *rest = buf + end;
+    if (*rest == '.') {
+        for (rest++; *rest >= '0' && *rest <= '9'; rest++) {
+        }
+    }
+    if (strcmp(rest, "Z")) {
+        return -1;
+    }
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    *t = timegm(&tm);
+    return 0;
+}
+
+/* The decimal size of len bytes at s in *size; -1 when it is not one. */
+static int parse_size(const char *s, size_t len, size_t *size)
+{
+    size_t v = 0;
+    if (len == 0 || len > 19) {
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (size_t)(s[i] - '0');
+    }
+    *size = v;
+    return 0;
+}
+
+void s3_list_free(struct s3_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->objects[i].key);
+    }
+    free(l->objects);
+    free(l->next);
+    *l = (struct s3_list){0};
+}
+
+sc_code s3_list_parse(const char *xml, struct s3_list *out)
+{
+    static const char open[] = "<Contents>", close[] = "</Contents>";
+    const char *end = xml + strlen(xml), *p = xml, *at, *text;
+    size_t cap = 0, len;
+    sc_code rc = SC_EINVAL;
+    *out = (struct s3_list){0};
+    if (!strstr(xml, "<ListBucketResult")) {
+        goto out;
+    }
+    while ((at = strstr(p, open))) {
+        const char *stop = strstr(at, close);
+        if (!stop) {
+            goto out;
+        }
+        if (out->n == cap) {
+            size_t grown_cap = cap ? 2 * cap : 64;
+            struct s3_object *grown = realloc(out->objects, grown_cap * sizeof(*grown));
+            if (!grown) {
+                rc = SC_ENOMEM;
+                goto out;
+            }
+            out->objects = grown;
+            cap = grown_cap;
+        }
+        struct s3_object *o = &out->objects[out->n];
+        *o = (struct s3_object){0};
+        if (!(text = element(at, stop, "Key", &len)) || len == 0 ||
+            !(o->key = xml_text(text, len))) {
+            goto out;
+        }
+        out->n++;
+        if (!(text = element(at, stop, "Size", &len)) || parse_size(text, len, &o->size) != 0 ||
+            !(text = element(at, stop, "LastModified", &len)) ||
+            parse_time(text, len, &o->last_modified) != 0) {
+            goto out;
+        }
+        p = stop + strlen(close);
+    }
+    /* Contents never hold these, so the first occurrence is the document's. */
+    text = element(xml, end, "IsTruncated", &len);
+    if (text && len == 4 && !memcmp(text, "true", 4)) {
+        if (!(text = element(xml, end, "NextContinuationToken", &len)) || len == 0 ||
+            !(out->next = xml_text(text, len))) {
+            goto out;
+        }
+    }
+    rc = SC_OK;
+out:
+    if (rc != SC_OK) {
+        s3_list_free(out);
+    }
+    return rc;
+}
+
+sc_code s3_list(const char *prefix, const char *continuation, int max_keys, struct s3_list *out)
+{
+    char *enc_prefix = NULL, *enc_token = NULL, *query = NULL;
+    sc_code rc = SC_EINVAL;
+    *out = (struct s3_list){0};
+    if (!prefix || max_keys < 1 || max_keys > 1000 || (continuation && !continuation[0])) {
+        return rc;
+    }
+    rc = SC_ENOMEM;
+    if (sigv4_uri_encode(prefix, strlen(prefix), 0, &enc_prefix) != SC_OK ||
+        (continuation &&
+         sigv4_uri_encode(continuation, strlen(continuation), 0, &enc_token) != SC_OK)) {
+        goto out;
+    }
+    /* Parameters in the canonical (sorted) order SigV4 signs. */
+    if (asprintf(&query, "%s%s%slist-type=2&max-keys=%d&prefix=%s",
+                 enc_token ? "continuation-token=" : "", enc_token ? enc_token : "",
+                 enc_token ? "&" : "", max_keys, enc_prefix) < 0) {
+        query = NULL;
+        goto out;
+    }
+    struct call c = {.method = "GET", .bucket = 1, .query = query, .max_len = LIST_BODY_MAX};
+    rc = run(&c);
+    if (rc == SC_OK) {
+        rc = c.body ? s3_list_parse(c.body, out) : SC_EINVAL;
+    }
+    if (rc == SC_EINVAL) {
+        log_error("s3 list: the answer is not a readable listing");
+    }
+    free(c.body);
+out:
+    free(enc_prefix);
+    free(enc_token);
+    free(query);
     return rc;
 }
 

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <time.h>
 #include "error.h"
 
 /* Reads endpoint, region, bucket, keys and timeout from cfg. Call once,
@@ -72,6 +73,33 @@ sc_code s3_delete(const char *key);
  * through us). SC_ENOTFOUND when src_key does not exist. A move is a copy
  * then s3_delete of the source. */
 sc_code s3_copy(const char *src_key, const char *dst_key);
+
+/* One page of a bucket listing: objects in key order and, when more follow,
+ * the token that asks for the next page. */
+struct s3_object {
+    char *key;
+    size_t size;
+    time_t last_modified; /* UTC, whole seconds */
+};
+struct s3_list {
+    struct s3_object *objects;
+    size_t n;
+    char *next; /* continuation token; NULL on the last page */
+};
+
+/* The objects whose keys start with prefix ("" for all), at most max_keys
+ * (1..1000) of them, after the page continuation names (NULL: from the
+ * start) -- ListObjectsV2. *out is owned by the caller (s3_list_free) and
+ * empty on error; SC_EINVAL for a bad argument or an answer that is not a
+ * listing. */
+sc_code s3_list(const char *prefix, const char *continuation, int max_keys, struct s3_list *out);
+void s3_list_free(struct s3_list *l);
+
+/* Parses a ListObjectsV2 answer (the XML body) into *out, XML references in
+ * keys and the token decoded. SC_EINVAL when xml is not such a document or
+ * an object lacks its key, size or a valid LastModified (a listing we
+ * cannot read in full must not be acted on). Pure; s3_list uses it. */
+sc_code s3_list_parse(const char *xml, struct s3_list *out);
 
 /* CLOUDFLARE_R2_PUBLIC_URL + key (key percent-encoded, '/' kept). NULL only
  * when out of memory. Owned by the caller (free). */
