@@ -75,8 +75,20 @@ int main(int argc, char **argv)
     while (!stop) {
         pause();
     }
+    /* The file may name a successor already (a restart that did not wait):
+     * remove it only while it still names this cluster. */
+    char named[4096] = "";
+    f = fopen(bootstrap_file, "r");
+    if (f && fgets(named, sizeof(named), f)) {
+        named[strcspn(named, "\n")] = '\0';
+        if (!strcmp(named, bootstraps)) {
+            unlink(bootstrap_file);
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
-    unlink(bootstrap_file);
     return 0;
 }

@@ -141,9 +141,15 @@ ENV
 }
 
 down() {
+    # Waits for each to exit: a Kafka mock still exiting when the next `up`
+    # starts its successor would remove the successor's bootstrap file.
     for svc in kafka s3; do
         if pid_alive "$state/$svc.pid"; then
-            kill "$(cat "$state/$svc.pid")" 2>/dev/null || true
+            local pid
+            pid=$(cat "$state/$svc.pid")
+            kill "$pid" 2>/dev/null || true
+            for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null && sleep 0.1 || break; done
+            kill -KILL "$pid" 2>/dev/null || true
         fi
         rm -f "$state/$svc.pid"
     done
