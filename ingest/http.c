@@ -26,6 +26,7 @@
 #include "metrics.h"
 #include "offload.h"
 #include "router.h"
+#include "text.h"
 
 /* The connection's memory pool holds the request line and headers plus
  * MHD's own bookkeeping and the response headers; this is the latter's share. */
@@ -638,6 +639,23 @@ static enum MHD_Result send_too_large(struct req_ctx *ctx)
     return send_error(ctx, 413, detail);
 }
 
+/* The first query argument whose name or value is not UTF-8, for begin. */
+struct bad_arg {
+    const char *name; /* NULL: all are UTF-8 */
+};
+
+static enum MHD_Result find_bad_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+    (void)kind;
+    struct bad_arg *bad = cls;
+    if (text_utf8_valid(key) && (!value || text_utf8_valid(value))) {
+        return MHD_YES;
+    }
+    bad->name = text_utf8_valid(key) ? key : "";
+    return MHD_NO;
+}
+
 /* First call: route, and answer at once what needs no body. */
 static enum MHD_Result begin(struct req_ctx *ctx)
 {
@@ -656,6 +674,16 @@ static enum MHD_Result begin(struct req_ctx *ctx)
     }
     const struct route *route = ctx->match.route;
     ctx->route_label = route->pattern;
+    /* Every handler may pass a query value to Postgres as text, which must
+     * be UTF-8 (it would fail there as a 500). */
+    struct bad_arg bad = {0};
+    MHD_get_connection_values(ctx->conn, MHD_GET_ARGUMENT_KIND, find_bad_arg, &bad);
+    if (bad.name) {
+        struct http_response res = {0};
+        http_reply_field_error(&res, "query", bad.name, "Input should be a valid UTF-8 string",
+                               "string_unicode");
+        return send_response(ctx, &res);
+    }
     ctx->max_body = route->max_body ? route->max_body : (size_t)cfg.http_max_json_bytes;
     if (route->flags & ROUTE_MULTIPART) {
         /* NULL when the body is not a form: it is then kept like any route's

@@ -565,7 +565,7 @@ static int list_filter(struct http_request *req, struct http_response *res,
         !handler_query_page(req, res, skip, limit)) {
         return 0;
     }
-    if (f->query && strlen(f->query) > 200) {
+    if (f->query && users_text_chars(f->query) > 200) {
         http_reply_field_error(res, "query", "query", "String should have at most 200 characters",
                                "string_too_long");
         return 0;

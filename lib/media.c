@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "redis.h"
+#include "text.h"
 #include "uuid.h"
 
 #define STATUS_KEY_LEN 64
@@ -57,34 +58,13 @@ void media_object_key(const char *base, const char *variant, const char *ext,
     }
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), 0 when it is not one. */
+/* Length of the UTF-8 sequence at s (1..4), 0 when it is not one or is a
+ * C1 control character (U+0080..U+009F), which a name must not hold either. */
 static size_t utf8_seq(const unsigned char *s)
 {
-    size_t n;
-    unsigned int cp;
-    if (s[0] < 0x80) {
-        return 1;
-    } else if ((s[0] & 0xE0) == 0xC0) {
-        n = 2, cp = s[0] & 0x1F;
-    } else if ((s[0] & 0xF0) == 0xE0) {
-        n = 3, cp = s[0] & 0x0F;
-    } else if ((s[0] & 0xF8) == 0xF0) {
-        n = 4, cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (s[i] & 0x3F);
-    }
-    static const unsigned int min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min_cp[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return 0; /* overlong, out of range or a surrogate */
-    }
-    /* C1 controls (U+0080..U+009F) are control characters too. */
-    return cp >= 0x80 && cp <= 0x9F ? 0 : n;
+    unsigned int cp = 0;
+    size_t n = text_utf8_seq(s, &cp);
+    return n && (cp < 0x80 || cp > 0x9F) ? n : 0;
 }
 
 void media_clean_name(const char *name, char out[MEDIA_NAME_LEN])

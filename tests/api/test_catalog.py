@@ -191,9 +191,19 @@ def test_list_filters_and_pagination(admin_h):
     ({"limit": 101}, "limit"), ({"limit": 0}, "limit"), ({"limit": "ten"}, "limit"),
     ({"skip": -1}, "skip"), ({"min_price": "abc"}, "min_price"), ({"max_price": "-5"}, "max_price"),
     ({"category_id": "nope"}, "category_id"),
+    ({"query": "a" * 201}, "query"), ({"query": "ữ" * 201}, "query"),
 ])
 def test_list_invalid_query_is_422(params, field):
     assert_field_error(requests.get(BASE + "/products/", params=params), "query", field)
+
+
+@pytest.mark.parametrize("query", ["a" * 200, "ữ" * 200, "sữa " * 50])
+def test_a_query_of_200_characters_is_searched(query):
+    """The limit counts characters, not bytes: 200 Vietnamese letters are
+    up to 600 bytes."""
+    r = requests.get(BASE + "/products/", params={"query": query})
+    assert r.status_code == 200, r.text
+    assert set(r.json()) == {"total", "products"}
 
 
 SEARCH_PRODUCTS = [

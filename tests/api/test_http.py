@@ -167,6 +167,28 @@ def test_chunked_body_growing_over_the_limit_is_413():
     assert r.json() == {"detail": "Request body too large"}
 
 
+# Query arguments reach Postgres as text, which must be UTF-8: a value or a
+# name that is not is a 422 naming it (was a 500 from Postgres).
+@pytest.mark.parametrize("path,field", [
+    ("/products/?query=%FF", "query"),
+    ("/products/?query=a%C3", "query"),  # truncated
+    ("/products/?query=%C0%AF", "query"),  # overlong
+    ("/products/?query=%ED%A0%80", "query"),  # a surrogate
+    ("/categories?x=%F4%90%80%80", "x"),  # past U+10FFFF
+    ("/products/?%FF=1", ""),  # the name itself: not shown
+])
+def test_a_query_argument_that_is_not_utf8_is_422(path, field):
+    r = requests.get(BASE + path)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"] == [{"loc": ["query", field], "msg": "Input should be a valid UTF-8 string",
+                                   "type": "string_unicode"}]
+
+
+def test_utf8_query_arguments_pass():
+    r = requests.get(BASE + "/products/", params={"query": "c\u00e0 ph\u00ea \u00a0\U0001F600"})
+    assert r.status_code == 200, r.text
+
+
 @pytest.mark.parametrize("header_bytes,status", [(4096, 200), (64 * 1024, 431)])
 def test_header_size_limit(header_bytes, status):
     out = raw_exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
