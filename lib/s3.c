@@ -17,6 +17,7 @@
 #include "config.h"
 #include "log.h"
 #include "sigv4.h"
+#include "text.h"
 
 /* Enough of an error answer to find its <Code>; the rest is dropped. */
 #define ERROR_BODY_MAX 4096
@@ -684,32 +685,6 @@ static const char *element(const char *from, const char *end, const char *name, 
     return start;
 }
 
-/* Appends code point cp (1..0x10FFFF, no surrogate) as UTF-8 at *o. */
-static int put_utf8(unsigned long cp, char **o)
-{
-    unsigned char *p = (unsigned char *)*o;
-    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return -1;
-    }
-    if (cp < 0x80) {
-        *p++ = (unsigned char)cp;
-    } else if (cp < 0x800) {
-        *p++ = (unsigned char)(0xC0 | (cp >> 6));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-        *p++ = (unsigned char)(0xE0 | (cp >> 12));
-        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    } else {
-        *p++ = (unsigned char)(0xF0 | (cp >> 18));
-        *p++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
-        *p++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
-        *p++ = (unsigned char)(0x80 | (cp & 0x3F));
-    }
-    *o = (char *)p;
-    return 0;
-}
-
 /* len bytes of XML text with its references (&amp; &lt; &gt; &quot; &apos;
  * &#N; &#xH;) decoded, as a new string (the caller frees); NULL when a
  * reference is malformed or out of memory. Decoding never lengthens. */
@@ -753,7 +728,9 @@ static char *xml_text(const char *s, size_t len)
                 ok = v >= 0;
                 cp = cp * (hex ? 16 : 10) + (unsigned long)(ok ? v : 0);
             }
-            done = ok && put_utf8(cp, &o) == 0;
+            size_t put = ok ? text_utf8_put(cp, o) : 0;
+            o += put;
+            done = put > 0;
         }
         if (!done) {
             free(out);

@@ -1,4 +1,4 @@
-/* UTF-8 text checks (see text.h). */
+/* UTF-8 text (see text.h). */
 #include "text.h"
 
 size_t text_utf8_seq(const unsigned char *s, unsigned int *cp)
@@ -29,6 +29,34 @@ size_t text_utf8_seq(const unsigned char *s, unsigned int *cp)
     }
     *cp = c;
     return n;
+}
+
+size_t text_utf8_put(unsigned long cp, char *out)
+{
+    unsigned char *p = (unsigned char *)out;
+    if (cp == 0 || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return 0;
+    }
+    if (cp < 0x80) {
+        p[0] = (unsigned char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        p[0] = (unsigned char)(0xC0 | (cp >> 6));
+        p[1] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        p[0] = (unsigned char)(0xE0 | (cp >> 12));
+        p[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+        p[2] = (unsigned char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    p[0] = (unsigned char)(0xF0 | (cp >> 18));
+    p[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+    p[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+    p[3] = (unsigned char)(0x80 | (cp & 0x3F));
+    return 4;
 }
 
 int text_utf8_valid(const char *s)

@@ -1,5 +1,5 @@
 /* Unit tests of the UTF-8 checks: well-formed text of every sequence length,
- * and every way a byte string fails to be UTF-8. */
+ * every way a byte string fails to be UTF-8, and the encoder's round trip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,10 +67,36 @@ static void checks_every_case(void **state)
     }
 }
 
+/* Every code point text_utf8_put writes reads back as itself, in the
+ * length text_utf8_seq gives; what it refuses it leaves unwritten. */
+static void writes_what_it_reads(void **state)
+{
+    (void)state;
+    static const unsigned long ok[] = {0x1,    0x7F,   0x80,    0x7FF,   0x800,
+                                       0x1EEF, 0xFFFF, 0x10000, 0x10FFFF};
+    static const unsigned long refused[] = {0x0, 0xD800, 0xDFFF, 0x110000};
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        char buf[5] = {0};
+        size_t n = text_utf8_put(ok[i], buf);
+        unsigned int cp = 0;
+        if (n == 0 || text_utf8_seq((const unsigned char *)buf, &cp) != n || cp != ok[i] ||
+            strlen(buf) != n) {
+            fail_msg("U+%04lX: wrote %zu bytes, read back U+%04X", ok[i], n, cp);
+        }
+    }
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        char buf[5] = {0};
+        if (text_utf8_put(refused[i], buf) != 0 || buf[0] != 0) {
+            fail_msg("U+%04lX should be refused", refused[i]);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(checks_every_case),
+        cmocka_unit_test(writes_what_it_reads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
