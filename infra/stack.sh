@@ -5,6 +5,8 @@
 #   stack.sh down <profile>                       stop everything of that profile
 # Profiles differ in ports and state, so `make test` runs beside `make run`.
 # PORT_BASE overrides a profile's first port (each service adds an offset).
+# STACK_S3_DIR overrides where the S3 server keeps its objects (default
+# .state/<profile>/s3; `make bench` puts them on tmpfs, see tests/bench/run.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cmd=${1:?up|down}
@@ -20,6 +22,7 @@ esac
 pg_port=$((base + 32))
 redis_port=$((base + 79))
 s3_port=$((base + 69))
+s3_dir=${STACK_S3_DIR:-$state/s3}
 
 # PostgreSQL refuses to run as root and its user must reach the data folder;
 # the checkout may sit under a folder only root can enter (/root), so the
@@ -96,12 +99,12 @@ up_kafka() {
 }
 
 up_s3() {
-    mkdir -p "$state/s3"
+    mkdir -p "$s3_dir"
     if ! pid_alive "$state/s3.pid"; then
         # s3rver signs ListObjectsV2 continuation tokens with DES, which
         # Node 20's OpenSSL 3 only has in its legacy provider (without it every
         # truncated listing answers 500).
-        setsid node --openssl-legacy-provider "$root/infra/s3rver/start.js" -d "$state/s3" \
+        setsid node --openssl-legacy-provider "$root/infra/s3rver/start.js" -d "$s3_dir" \
             -a 127.0.0.1 -p "$s3_port" -s \
             --no-vhost-buckets --configure-bucket smartcart >>"$state/s3.log" 2>&1 </dev/null &
         echo $! >"$state/s3.pid"
@@ -137,6 +140,7 @@ export S3_SECRET_ACCESS_KEY='S3RVER'
 export CLOUDFLARE_R2_PUBLIC_URL='http://127.0.0.1:$s3_port/smartcart/'
 export JWT_SECRET='$(cat "$state/jwt.secret")'
 export STACK_PG_PORT=$pg_port STACK_REDIS_PORT=$redis_port STACK_S3_PORT=$s3_port
+export STACK_S3_DIR='$s3_dir'
 ENV
 }
 

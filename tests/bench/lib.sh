@@ -113,7 +113,7 @@ forget_bench_media() {
     who=$(psql "$DATABASE_URL" -tAc "SELECT tenant_id || '/' || id FROM users WHERE email = 'bench-media@example.com'")
     psql "$DATABASE_URL" -qc "DELETE FROM media_assets WHERE owner_id IN
         (SELECT id FROM users WHERE email = 'bench-media@example.com')" >/dev/null
-    local s3="$state/s3/$S3_BUCKET"
+    local s3="$STACK_S3_DIR/$S3_BUCKET"
     [[ -n $who ]] && rm -rf "${s3:?}/media/$who"
     rm -rf "$s3/bench-raw"
     find "$s3/staging" -type f ! -name '.keep*' -delete 2>/dev/null || true

@@ -4,7 +4,8 @@
 # Prints a table; docs/performance.md records the figures of a run.
 #   BENCH_SECONDS (default 15) per load run, BENCH_PRODUCTS (default 100000),
 #   BENCH_PROFILE (default bench) and BENCH_PORT_BASE so runs side by side keep apart,
-#   BENCH_SUITES (default "catalog media uploads cart webhooks") to run only some.
+#   BENCH_SUITES (default "catalog media uploads cart webhooks") to run only some,
+#   BENCH_S3_DIR (default /dev/shm/smartcart-<profile>-s3) for the S3 server's objects.
 # Suites other than catalog are scripts of their own (tests/bench/<suite>.sh,
 # sharing tests/bench/lib.sh), run as child processes with this environment.
 set -euo pipefail
@@ -20,9 +21,15 @@ mkdir -p "$state/logs"
 
 # Below 32768: the kernel hands out ports above it for outgoing connections.
 export PORT_BASE=${BENCH_PORT_BASE:-29000}
-# Whatever happens from here on, the stack (and ingest, once started) stops.
+# The S3 server keeps its objects on tmpfs (BENCH_S3_DIR), as R2's storage is
+# not on this machine: on the disk, the kernel's writeback of the gigabytes
+# the upload phases write landed in whichever phase it pleased, and moved the
+# raw PUT ceiling between 383 and 599/s within one run (docs/performance.md).
+export STACK_S3_DIR=${BENCH_S3_DIR:-/dev/shm/smartcart-$profile-s3}
+# Whatever happens from here on, the stack (and ingest, once started) stops
+# and the objects go.
 ingest=
-trap '[[ -n $ingest ]] && { kill -TERM $ingest 2>/dev/null; wait $ingest 2>/dev/null; }; infra/stack.sh down "$profile" >/dev/null 2>&1' EXIT
+trap '[[ -n $ingest ]] && { kill -TERM $ingest 2>/dev/null; wait $ingest 2>/dev/null; }; infra/stack.sh down "$profile" >/dev/null 2>&1; rm -rf "${STACK_S3_DIR:?}"' EXIT
 infra/stack.sh up "$profile" "$BUILD/smartcart-kafka-mock"
 set -a
 . "$state/env"
