@@ -143,17 +143,21 @@ out:
     return rc;
 }
 
-/* Judges one page and deletes its orphans. Returns the page's first error;
- * *fatal tells whether the sweep must stop (nothing could be judged). */
+/* Judges one page and deletes its orphans, all in one request
+ * (s3_delete_many). Returns the page's first error; *fatal tells whether the
+ * sweep must stop (nothing could be judged). */
 static sc_code sweep_page(const struct s3_list *page, int dry_run, time_t now, FILE *report,
                           struct object_sweep_counts *n, int *fatal)
 {
     db_rows *verdicts = NULL;
-    size_t nasked = 0, *asked = calloc(page->n ? page->n : 1, sizeof(*asked));
-    char *old = calloc(page->n ? page->n : 1, 1);
+    size_t slots = page->n ? page->n : 1, nasked = 0, norphans = 0;
+    size_t *asked = calloc(slots, sizeof(*asked));
+    char *old = calloc(slots, 1);
+    const char **doomed = calloc(slots, sizeof(*doomed));
+    sc_code *removed = calloc(slots, sizeof(*removed));
     sc_code rc = SC_ENOMEM, first = SC_OK;
     *fatal = 1;
-    if (!old || !asked) {
+    if (!old || !asked || !doomed || !removed) {
         goto out;
     }
     n->listed += (long long)page->n;
@@ -168,32 +172,39 @@ static sc_code sweep_page(const struct s3_list *page, int dry_run, time_t now, F
         goto out;
     }
     *fatal = 0;
+    /* asked[] is compacted in place to the orphans' indexes. */
     for (size_t r = 0; r < nasked; r++) {
-        const struct s3_object *o = &page->objects[asked[r]];
         const char *verdict = db_value(verdicts, (int)r, 0);
         if (!strcmp(verdict, "foreign")) {
             n->foreign++;
-            continue;
-        }
-        if (!strcmp(verdict, "owned")) {
+        } else if (!strcmp(verdict, "owned")) {
             n->owned++;
-            continue;
+        } else {
+            doomed[norphans] = page->objects[asked[r]].key;
+            asked[norphans++] = asked[r];
         }
+    }
+    if (!dry_run) {
+        s3_delete_many(doomed, norphans, removed);
+    }
+    for (size_t r = 0; r < norphans; r++) {
+        sc_code rd = removed[r]; /* SC_OK in a dry run (calloc) */
         n->orphans++;
-        sc_code rd = dry_run ? SC_OK : s3_delete(o->key);
         if (rd == SC_OK) {
             n->removed += !dry_run;
         } else {
             n->failed++;
             first = first == SC_OK ? rd : first;
         }
-        report_orphan(report, o, !dry_run && rd == SC_OK, rd);
+        report_orphan(report, &page->objects[asked[r]], !dry_run && rd == SC_OK, rd);
     }
     rc = first;
 out:
     db_rows_free(verdicts);
     free(asked);
     free(old);
+    free(doomed);
+    free(removed);
     return rc;
 }
 

@@ -221,17 +221,3 @@ void media_accept_upload(struct http_request *req, struct http_response *res,
     }
     http_reply_raw(res, t->status, JSON_TYPE, out, strlen(out));
 }
-
-sc_code media_delete_objects(json_t *keys)
-{
-    size_t i;
-    json_t *k;
-    json_array_foreach(keys, i, k)
-    {
-        sc_code rc = s3_delete(json_string_value(k));
-        if (rc != SC_OK) {
-            return rc;
-        }
-    }
-    return SC_OK;
-}

@@ -48,8 +48,4 @@ enum upload_problem media_upload_check(struct http_request *req, const char *fie
                                        enum filetype_kind kind, const struct http_upload **up,
                                        enum filetype *type);
 
-/* Deletes every object named in keys (a JSON array of strings), stopping at
- * the first failure. */
-sc_code media_delete_objects(json_t *keys);
-
 #endif

@@ -19,8 +19,8 @@
 #include "uuid.h"
 #include "http.h"
 #include "log.h"
+#include "media.h"
 #include "routes_catalog.h"
-#include "s3.h"
 
 #define PRICE_MAX 9999999999.99 /* numeric(12, 2) */
 
@@ -731,17 +731,11 @@ static void product_delete(struct http_request *req, struct http_response *res)
         return;
     }
     /* The rows are gone; an object left behind by a storage failure is
-     * logged with its key for a later sweep rather than failing the delete. */
-    size_t i;
-    json_t *key;
-    json_array_foreach(keys, i, key)
-    {
-        sc_code src = s3_delete(json_string_value(key));
-        if (src != SC_OK) {
-            log_json(
-                LOG_WARN, "product image object not removed",
-                json_pack("{s:s, s:s}", "key", json_string_value(key), "error", sc_strerror(src)));
-        }
+     * logged with its key (by s3_delete_many) for a later sweep rather than
+     * failing the delete. */
+    if ((rc = media_delete_objects(keys)) != SC_OK) {
+        log_json(LOG_WARN, "product image objects not all removed",
+                 json_pack("{s:s, s:s}", "product_id", id, "error", sc_strerror(rc)));
     }
     json_decref(keys);
     reply_no_content(res);

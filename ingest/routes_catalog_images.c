@@ -19,6 +19,7 @@
 #include "db/users.h"
 #include "handlers.h"
 #include "http.h"
+#include "media.h"
 #include "media_upload.h"
 #include "routes_catalog.h"
 #include "s3.h"

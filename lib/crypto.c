@@ -1,7 +1,8 @@
 /* libsodium and libcrypto (OpenSSL) adapter: argon2id password hashes, CSPRNG
  * output (UUIDs, tokens), HMAC-SHA256 and constant-time comparison come from
  * libsodium; SHA-256 from libcrypto, whose assembly uses the CPU's SHA
- * instructions (5x libsodium's portable C on a 200 KB upload body). */
+ * instructions (5x libsodium's portable C on a 200 KB upload body), and MD5
+ * (which libsodium lacks) too. */
 #include "crypto.h"
 
 #include <openssl/evp.h>
@@ -14,6 +15,9 @@
 
 _Static_assert(crypto_auth_hmacsha256_BYTES == 32, "MAC size");
 _Static_assert(CRYPTO_PWHASH_LEN == crypto_pwhash_STRBYTES, "password hash buffer size");
+_Static_assert(CRYPTO_MD5_BASE64_LEN ==
+                   sodium_base64_ENCODED_LEN(16, sodium_base64_VARIANT_ORIGINAL),
+               "MD5 base64 buffer size");
 _Static_assert(CRYPTO_TOKEN_LEN(32) ==
                    sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING),
                "token buffer size");
@@ -174,6 +178,27 @@ void crypto_sha256_hex(const void *msg, size_t msg_len, char out[65])
         abort();
     }
     sodium_bin2hex(out, 65, digest, sizeof(digest));
+}
+
+/* Fetched once, as SHA-256 is. */
+static pthread_once_t md5_once = PTHREAD_ONCE_INIT;
+static EVP_MD *md5_md;
+
+static void fetch_md5(void)
+{
+    md5_md = EVP_MD_fetch(NULL, "MD5", NULL);
+}
+
+sc_code crypto_md5_base64(const void *msg, size_t msg_len, char out[CRYPTO_MD5_BASE64_LEN])
+{
+    unsigned char digest[16];
+    pthread_once(&md5_once, fetch_md5);
+    if (!md5_md || EVP_Digest(msg, msg_len, digest, NULL, md5_md, NULL) != 1) {
+        return SC_EINTERNAL;
+    }
+    sodium_bin2base64(out, CRYPTO_MD5_BASE64_LEN, digest, sizeof(digest),
+                      sodium_base64_VARIANT_ORIGINAL);
+    return SC_OK;
 }
 
 sc_code crypto_sha256_init(struct crypto_sha256 *h)

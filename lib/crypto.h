@@ -51,6 +51,14 @@ void crypto_hmac_sha256_hex(const void *key, size_t key_len, const void *msg, si
 /* SHA-256 of msg as 64 lower-case hex digits. */
 void crypto_sha256_hex(const void *msg, size_t msg_len, char out[65]);
 
+/* Size of crypto_md5_base64's output including the NUL. */
+#define CRYPTO_MD5_BASE64_LEN 25
+
+/* MD5 of msg in base64, as S3's Content-MD5 header wants it (an integrity
+ * check some S3 requests require, not a security measure). SC_EINTERNAL when
+ * libcrypto offers no MD5 (a FIPS-only build). */
+sc_code crypto_md5_base64(const void *msg, size_t msg_len, char out[CRYPTO_MD5_BASE64_LEN]);
+
 /* Incremental SHA-256 for data that arrives in pieces (uploads). init
  * returns SC_ENOMEM, or SC_EINTERNAL when libcrypto offers no SHA-256; every
  * state that was initialised ends with exactly one final_hex (SC_EINTERNAL

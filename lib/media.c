@@ -7,6 +7,7 @@
 
 #include "config.h"
 #include "redis.h"
+#include "s3.h"
 #include "text.h"
 #include "uuid.h"
 
@@ -127,4 +128,19 @@ sc_code media_status_forget(const char *media_id)
     char key[STATUS_KEY_LEN];
     status_key(media_id, key);
     return redis_del(key);
+}
+
+sc_code media_delete_objects(json_t *keys)
+{
+    size_t n = json_array_size(keys);
+    const char **k = malloc((n ? n : 1) * sizeof(*k));
+    if (!k) {
+        return SC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        k[i] = json_string_value(json_array_get(keys, i));
+    }
+    sc_code rc = s3_delete_many(k, n, NULL);
+    free(k);
+    return rc;
 }

@@ -16,6 +16,7 @@
 #ifndef SC_MEDIA_H
 #define SC_MEDIA_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include "error.h"
 
@@ -62,5 +63,10 @@ sc_code media_status_cached(const char *media_id, char **json);
  * change commits: a crash between the commit and the next publish then
  * leaves a miss, never a stale value). Absent is fine. */
 sc_code media_status_forget(const char *media_id);
+
+/* Deletes every object named in keys (a JSON array of strings) in one
+ * request (s3_delete_many): SC_OK when all are gone, else the first failed
+ * key's error (each failed key is logged; the others are gone). */
+sc_code media_delete_objects(json_t *keys);
 
 #endif

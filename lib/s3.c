@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "crypto.h"
 #include "log.h"
 #include "sigv4.h"
 #include "text.h"
@@ -23,7 +24,8 @@
 #define ERROR_BODY_MAX 4096
 /* Bodies of successful calls other than s3_get (copy results) are small XML. */
 #define SMALL_BODY_MAX 65536
-/* A listing page: up to 1000 entries of at most a 1 KiB key each, escaped. */
+/* A listing page, or a DeleteObjects answer: up to 1000 entries of at most
+ * a 1 KiB key each, escaped (s3rver lists every deleted key, quiet or not). */
 #define LIST_BODY_MAX (16 * 1024 * 1024)
 /* curl sends "Expect: 100-continue" before every PUT body and waits a round
  * trip for the answer; that only pays off when a refusal saves sending a lot
@@ -60,8 +62,10 @@ struct call {
     const char *copy_source; /* x-amz-copy-source value, already encoded */
     const char *range;       /* GET only: "first-last" bytes, unsigned header */
     const char *content_type;
+    const char *content_md5;    /* base64, signed; NULL: none */
     const char *payload_sha256; /* hex SHA-256 of the body, signed; NULL: UNSIGNED-PAYLOAD */
     int upload;                 /* sends a body: from file when set, else data/left */
+    int key_errors; /* a 200's <Error>s are per key (DeleteObjects): the caller reads them */
     FILE *file;
     const char *data;
     size_t left;
@@ -302,7 +306,7 @@ static sc_code code_of(const struct call *c, CURLcode cc)
     }
     /* A copy can fail after its 200 has been sent: S3 then puts an <Error> in the body. */
     int success = c->status >= 200 && c->status < 300;
-    int error_in_body = success && c->body && strstr(c->body, "<Error>");
+    int error_in_body = success && !c->key_errors && c->body && strstr(c->body, "<Error>");
     if (success && !error_in_body) {
         return SC_OK;
     }
@@ -336,6 +340,12 @@ static struct curl_slist *add_header(struct curl_slist *list, const char *name, 
     return grown;
 }
 
+/* S3 refuses keys longer than 1024 bytes. */
+static int key_valid(const char *key)
+{
+    return key && key[0] && strlen(key) <= 1024;
+}
+
 /* Frees what begin() built for c and hands its handle back; the caller
  * still owns c->body. */
 static void end(struct call *c)
@@ -360,7 +370,7 @@ static sc_code begin(struct call *c)
 {
     char *enc_key = NULL;
     sc_code rc = SC_EINVAL;
-    if (!c->bucket && (!c->key || !c->key[0] || strlen(c->key) > 1024)) {
+    if (!c->bucket && !key_valid(c->key)) {
         goto out;
     }
     rc = SC_ENOMEM;
@@ -384,7 +394,7 @@ static sc_code begin(struct call *c)
      * (XAmzContentSHA256Mismatch); only a caller that has the hash anyway
      * passes it, since computing one here would read every body twice. */
     const char *payload = c->payload_sha256 ? c->payload_sha256 : "UNSIGNED-PAYLOAD";
-    struct sigv4_header signed_headers[5];
+    struct sigv4_header signed_headers[6];
     size_t n = 0;
     signed_headers[n++] = (struct sigv4_header){"host", s3.host};
     signed_headers[n++] = (struct sigv4_header){"x-amz-content-sha256", payload};
@@ -394,6 +404,9 @@ static sc_code begin(struct call *c)
     }
     if (c->copy_source) {
         signed_headers[n++] = (struct sigv4_header){"x-amz-copy-source", c->copy_source};
+    }
+    if (c->content_md5) {
+        signed_headers[n++] = (struct sigv4_header){"content-md5", c->content_md5};
     }
     const struct sigv4_request req = {
         c->method, c->canonical_uri, c->query ? c->query : "", signed_headers, n, payload, date};
@@ -432,7 +445,13 @@ static sc_code begin(struct call *c)
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_write);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     if (c->upload) {
-        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+        if (!strcmp(c->method, "POST")) {
+            curl_easy_setopt(h, CURLOPT_POST, 1L);
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->left);
+        } else {
+            curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+            curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->left);
+        }
         curl_easy_setopt(h, CURLOPT_UPLOAD_BUFFERSIZE, (long)UPLOAD_BUFFER);
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, c);
@@ -441,7 +460,6 @@ static sc_code begin(struct call *c)
         c->data_start = c->data;
         c->total = c->left;
         c->file_start = c->file ? ftello(c->file) : 0; /* -1 for a pipe: no resend */
-        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)c->left);
     } else if (!strcmp(c->method, "HEAD")) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (strcmp(c->method, "GET")) {
@@ -891,6 +909,224 @@ out:
     free(enc_token);
     free(query);
     return rc;
+}
+
+/* ---- deleting many ---- */
+
+/* 1 when key can travel as XML text: well-formed UTF-8 of XML 1.0's Char
+ * production, without control characters. XML 1.0 cannot carry most of
+ * those at all, and tab, LF and CR only as character references, which S3
+ * decodes but s3rver does not (it would answer "deleted" and keep the
+ * object). Such keys go one DELETE each. */
+static int xml_safe(const char *key)
+{
+    const unsigned char *p = (const unsigned char *)key;
+    while (*p) {
+        unsigned int cp;
+        size_t n = text_utf8_seq(p, &cp);
+        if (n == 0 || cp < 0x20 || cp == 0xFFFE || cp == 0xFFFF) {
+            return 0;
+        }
+        p += n;
+    }
+    return 1;
+}
+
+/* s XML-escaped at out (when not NULL); returns the escaped length. */
+static size_t xml_escape(const char *s, char *out)
+{
+    size_t len = 0;
+    for (; *s; s++) {
+        const char *ref = *s == '&'    ? "&amp;"
+                          : *s == '<'  ? "&lt;"
+                          : *s == '>'  ? "&gt;"
+                          : *s == '"'  ? "&quot;"
+                          : *s == '\'' ? "&apos;"
+                                       : NULL;
+        size_t n = ref ? strlen(ref) : 1;
+        if (out) {
+            memcpy(out + len, ref ? ref : s, n);
+        }
+        len += n;
+    }
+    return len;
+}
+
+sc_code s3_delete_many_body(const char *const *keys, size_t n, char **out, size_t *len)
+{
+    static const char head[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+                               "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                               "<Quiet>true</Quiet>",
+                      tail[] = "</Delete>", open[] = "<Object><Key>", close[] = "</Key></Object>";
+    *out = NULL;
+    *len = 0;
+    if (n == 0 || n > S3_DELETE_BATCH) {
+        return SC_EINVAL;
+    }
+    size_t total = sizeof(head) - 1 + sizeof(tail) - 1;
+    for (size_t i = 0; i < n; i++) {
+        if (!key_valid(keys[i]) || !xml_safe(keys[i])) {
+            return SC_EINVAL;
+        }
+        total += sizeof(open) - 1 + xml_escape(keys[i], NULL) + sizeof(close) - 1;
+    }
+    char *body = malloc(total + 1), *p = body;
+    if (!body) {
+        return SC_ENOMEM;
+    }
+    p = mempcpy(p, head, sizeof(head) - 1);
+    for (size_t i = 0; i < n; i++) {
+        p = mempcpy(p, open, sizeof(open) - 1);
+        p += xml_escape(keys[i], p);
+        p = mempcpy(p, close, sizeof(close) - 1);
+    }
+    p = mempcpy(p, tail, sizeof(tail) - 1);
+    *p = '\0';
+    *out = body;
+    *len = total;
+    return SC_OK;
+}
+
+/* What an <Error> entry's S3 code means for its key. */
+static sc_code key_error_code(const char *code, size_t len)
+{
+    static const char *const transient[] = {"InternalError", "SlowDown", "ServiceUnavailable"};
+    if (len == strlen("NoSuchKey") && !memcmp(code, "NoSuchKey", len)) {
+        return SC_OK;
+    }
+    for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++) {
+        if (len == strlen(transient[i]) && !memcmp(code, transient[i], len)) {
+            return SC_EUNAVAIL;
+        }
+    }
+    return SC_EINTERNAL;
+}
+
+sc_code s3_delete_many_parse(const char *xml, const char *const *keys, size_t n, sc_code *results)
+{
+    static const char open[] = "<Error>", close[] = "</Error>";
+    const char *p = xml, *at, *text;
+    size_t len;
+    sc_code rc = SC_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        results[i] = SC_OK;
+    }
+    if (!strstr(xml, "<DeleteResult")) {
+        goto out;
+    }
+    while ((at = strstr(p, open))) {
+        const char *stop = strstr(at, close);
+        char *key = NULL;
+        size_t matched = 0;
+        if (!stop || !(text = element(at, stop, "Code", &len)) || len == 0) {
+            goto out;
+        }
+        sc_code code = key_error_code(text, len);
+        if (!(text = element(at, stop, "Key", &len)) || !(key = xml_text(text, len))) {
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (keys[i] && !strcmp(keys[i], key)) {
+                results[i] = code;
+                matched++;
+            }
+        }
+        free(key);
+        if (matched == 0) {
+            goto out;
+        }
+        p = stop + strlen(close);
+    }
+    rc = SC_OK;
+out:
+    for (size_t i = 0; rc != SC_OK && i < n; i++) {
+        results[i] = rc;
+    }
+    return rc;
+}
+
+/* One DeleteObjects request for keys[0..n) (valid, XML-safe, 1..S3_DELETE_BATCH);
+ * results[i] for each. */
+static void delete_batch(const char *const *keys, size_t n, sc_code *results)
+{
+    char *body = NULL, md5[CRYPTO_MD5_BASE64_LEN], sha256[65];
+    size_t len;
+    sc_code rc = s3_delete_many_body(keys, n, &body, &len);
+    if (rc == SC_OK && (rc = crypto_md5_base64(body, len, md5)) == SC_OK) {
+        sigv4_sha256_hex(body, len, sha256);
+        struct call c = {.method = "POST",
+                         .bucket = 1,
+                         .query = "delete=",
+                         .content_type = "application/xml",
+                         .content_md5 = md5,
+                         .payload_sha256 = sha256,
+                         .upload = 1,
+                         .data = body,
+                         .left = len,
+                         .key_errors = 1,
+                         .max_len = LIST_BODY_MAX};
+        rc = run(&c);
+        if (rc == SC_OK) {
+            rc = c.body ? s3_delete_many_parse(c.body, keys, n, results) : SC_EINVAL;
+            if (rc == SC_EINVAL) {
+                log_error("s3 delete: the answer is not a readable DeleteObjects result");
+            }
+        }
+        free(c.body);
+    }
+    free(body);
+    /* Each key that did not go is logged, as a DELETE of its own would have been. */
+    for (size_t i = 0; i < n; i++) {
+        results[i] = rc != SC_OK ? rc : results[i];
+        if (results[i] != SC_OK) {
+            log_json(results[i] == SC_EINTERNAL ? LOG_ERROR : LOG_WARN, "s3 object not deleted",
+                     json_pack("{s:s, s:s}", "key", keys[i], "error", sc_strerror(results[i])));
+        }
+    }
+}
+
+sc_code s3_delete_many(const char *const *keys, size_t n, sc_code *results)
+{
+    size_t cap = n < S3_DELETE_BATCH ? n : S3_DELETE_BATCH, m = 0;
+    const char **batch = calloc(cap ? cap : 1, sizeof(*batch));
+    size_t *at = calloc(cap ? cap : 1, sizeof(*at));
+    sc_code *got = calloc(cap ? cap : 1, sizeof(*got));
+    sc_code *res = results ? results : calloc(n ? n : 1, sizeof(*res)), first = SC_OK;
+    if (!batch || !at || !got || !res) {
+        for (size_t i = 0; results && i < n; i++) {
+            results[i] = SC_ENOMEM;
+        }
+        first = n ? SC_ENOMEM : SC_OK;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!key_valid(keys[i])) {
+            res[i] = SC_EINVAL;
+        } else if (!xml_safe(keys[i])) {
+            res[i] = s3_delete(keys[i]);
+        } else {
+            batch[m] = keys[i];
+            at[m++] = i;
+        }
+        if (m > 0 && (m == cap || i + 1 == n)) {
+            delete_batch(batch, m, got);
+            for (size_t b = 0; b < m; b++) {
+                res[at[b]] = got[b];
+            }
+            m = 0;
+        }
+    }
+    for (size_t i = 0; i < n && first == SC_OK; i++) {
+        first = res[i];
+    }
+out:
+    if (res != results) {
+        free(res);
+    }
+    free(batch);
+    free(at);
+    free(got);
+    return first;
 }
 
 char *s3_public_url(const char *key)

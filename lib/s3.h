@@ -69,6 +69,37 @@ sc_code s3_head(const char *key, size_t *len);
 /* Removes the object at key; an absent object is not an error (idempotent). */
 sc_code s3_delete(const char *key);
 
+/* Removes the objects at keys[0..n) in as few requests as S3 allows
+ * (DeleteObjects: up to S3_DELETE_BATCH keys a request, larger sets are
+ * split). An absent object counts as removed, as with s3_delete. results,
+ * when not NULL, gets one code per key: SC_OK removed, SC_EINVAL a NULL,
+ * empty or over-long key (never sent), or the error of its request or of its
+ * own <Error> entry in S3's answer (each such key is logged). Every key is
+ * attempted even when another fails. Returns SC_OK when every key was
+ * removed, else the first failed key's code (in keys' order). */
+sc_code s3_delete_many(const char *const *keys, size_t n, sc_code *results);
+
+/* Keys per DeleteObjects request (S3's limit). */
+#define S3_DELETE_BATCH 1000
+
+/* The DeleteObjects request body for keys[0..n) (1..S3_DELETE_BATCH, each
+ * non-empty, at most 1024 bytes, UTF-8 without control characters; others
+ * go one DELETE each in s3_delete_many): quiet mode, so S3 answers with
+ * the failures only; keys XML-escaped. *out (NUL-terminated, *len bytes) is
+ * owned by the caller; NULL on error (SC_EINVAL, SC_ENOMEM). Pure. */
+sc_code s3_delete_many_body(const char *const *keys, size_t n, char **out, size_t *len);
+
+/* Reads the answer (the XML body) to the DeleteObjects request for
+ * keys[0..n): results[i] is SC_OK unless an <Error> entry names keys[i]
+ * (every copy of it), then SC_EUNAVAIL for S3's transient codes
+ * (InternalError, SlowDown, ServiceUnavailable) and SC_EINTERNAL for the
+ * others (AccessDenied, ...); NoSuchKey counts as removed. Returns SC_EINVAL,
+ * with every result SC_EINVAL, when xml is not a DeleteResult or an <Error>
+ * lacks its Key or Code or names a key that was not asked for: an answer we
+ * cannot read in full must not count as deletions. Pure; s3_delete_many uses
+ * it. */
+sc_code s3_delete_many_parse(const char *xml, const char *const *keys, size_t n, sc_code *results);
+
 /* Server-side copy of src_key to dst_key in the bucket (no bytes travel
  * through us). SC_ENOTFOUND when src_key does not exist. A move is a copy
  * then s3_delete of the source. */

@@ -282,15 +282,11 @@ static void media_after_commit(struct work_ctx *ctx, const struct envelope *msg)
         log_json(LOG_WARN, "media status not published",
                  json_pack("{s:s, s:s}", "media_id", id, "error", sc_strerror(rc)));
     }
-    size_t i;
-    json_t *k;
-    json_array_foreach(json_object_get(r, "delete"), i, k)
-    {
-        if ((rc = s3_delete(json_string_value(k))) != SC_OK) {
-            log_json(
-                LOG_WARN, "media object not deleted",
-                json_pack("{s:s, s:s}", "key", json_string_value(k), "error", sc_strerror(rc)));
-        }
+    /* One request for the staging object and a replaced avatar's objects;
+     * s3_delete_many logs each key it could not delete. */
+    if ((rc = media_delete_objects(json_object_get(r, "delete"))) != SC_OK) {
+        log_json(LOG_WARN, "media objects not all deleted",
+                 json_pack("{s:s, s:s}", "media_id", id, "error", sc_strerror(rc)));
     }
 }
 

@@ -5,7 +5,8 @@
  * the sweep removes exactly them and keeps whatever a row owns, whatever is
  * younger than OBJECT_SWEEP_GRACE_S (set to a few seconds here) and whatever
  * is not a key shape of ours; once a picture's, a banner's or a model's row
- * is gone, the next sweep removes its objects. s3_list itself is checked
+ * is gone, the next sweep removes its objects; more orphans than a listing
+ * page go page by page, in batches. s3_list itself is checked
  * for paging and encoded keys, and the command for its exit status when S3
  * cannot be listed. */
 #include <setjmp.h>
@@ -406,6 +407,38 @@ static void objects_go_once_their_rows_are_gone(void **state)
     run_free(&r);
 }
 
+/* More orphans than a listing page holds: each page's orphans go in one
+ * DeleteObjects request (s3_delete_many), every one removed and reported,
+ * while the stack's staging/.keep (not a key of ours) stays, though the
+ * requests empty the rest of staging/. */
+static void many_orphans_go_page_by_page(void **state)
+{
+    (void)state;
+    enum { N = 1100 };
+    char(*keys)[MEDIA_KEY_LEN] = calloc(N, sizeof(*keys)), id[UUID_LEN];
+    assert_non_null(keys);
+    for (size_t i = 0; i < N; i++) {
+        crypto_uuid_v4(id);
+        media_staging_key(id, keys[i]);
+        assert_int_equal(s3_put(keys[i], "x", 1, NULL), SC_OK);
+    }
+    outlive_grace(time(NULL));
+    struct run r = run_sweep("", "");
+    assert_int_equal(r.status, 0);
+    assert_non_null(r.summary);
+    assert_int_equal(json_integer_value(json_object_get(r.summary, "failed")), 0);
+    assert_true(json_integer_value(json_object_get(r.summary, "removed")) >= N);
+    size_t bad = 0;
+    for (size_t i = 0; i < N; i++) {
+        bad += s3_head(keys[i], NULL) != SC_ENOTFOUND ||
+               !json_is_true(json_object_get(r.lines, keys[i]));
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(s3_head("staging/.keep", NULL), SC_OK);
+    run_free(&r);
+    free(keys);
+}
+
 /* Keys that need URL encoding come back as written, over pages of 2. (XML
  * references in listed keys are the unit test's: s3rver 4.0.4 escapes & < >
  * and ' twice, where S3 and R2 escape once; the store's keys have none.) */
@@ -473,6 +506,7 @@ int main(void)
         cmocka_unit_test(dry_run_reports_orphans_and_removes_nothing),
         cmocka_unit_test(sweep_removes_orphans_only),
         cmocka_unit_test(objects_go_once_their_rows_are_gone),
+        cmocka_unit_test(many_orphans_go_page_by_page),
         cmocka_unit_test(list_pages_through_encoded_keys),
         cmocka_unit_test(unreachable_s3_fails_the_command),
     };
